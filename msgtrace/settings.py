@@ -1,0 +1,167 @@
+"""msgtrace settings: every knob is an environment variable, with defaults that let
+`python manage.py runserver` work with none set."""
+
+import os
+import secrets
+import warnings
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name, default=""):
+    return os.environ.get(name, default)
+
+
+def env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def env_int(name, default):
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return int(value)
+
+
+def env_list(name, default=""):
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+MSGTRACE_DB_PATH = Path(env_str("MSGTRACE_DB_PATH", str(BASE_DIR / "msgtrace.sqlite3")))
+MSGTRACE_HOST = env_str("MSGTRACE_HOST", "127.0.0.1")
+MSGTRACE_PORT = env_int("MSGTRACE_PORT", 4321)
+# OTLP request bodies, compressed and decompressed, may not exceed this.
+MSGTRACE_MAX_BODY_BYTES = env_int("MSGTRACE_MAX_BODY_BYTES", 32 * 1024 * 1024)
+# String and bytes attribute values longer than this are truncated with a visible marker.
+MSGTRACE_MAX_ATTRIBUTE_BYTES = env_int("MSGTRACE_MAX_ATTRIBUTE_BYTES", 1024 * 1024)
+# When set, ingest requests must carry one of these as a bearer token or x-api-key.
+MSGTRACE_INGEST_KEYS = env_list("MSGTRACE_INGEST_KEYS")
+# FULL survives power loss as well as a killed process; NORMAL only the latter, but is faster.
+MSGTRACE_SQLITE_SYNCHRONOUS = env_str("MSGTRACE_SQLITE_SYNCHRONOUS", "FULL").upper()
+
+
+def _secret_key():
+    """SECRET_KEY from the environment, else one generated once and kept beside the database,
+    so sessions survive restarts without anyone having to invent a key."""
+    if env_str("SECRET_KEY"):
+        return env_str("SECRET_KEY")
+    key_file = MSGTRACE_DB_PATH.parent / "secret.key"
+    try:
+        return key_file.read_text().strip()
+    except FileNotFoundError:
+        key = secrets.token_urlsafe(50)
+        try:
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(key)
+            return key
+        except FileExistsError:  # another worker wrote it first
+            return key_file.read_text().strip()
+        except OSError:
+            return key
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("MSGTRACE_DEBUG", False)
+ALLOWED_HOSTS = env_list("MSGTRACE_ALLOWED_HOSTS", "*")
+CSRF_TRUSTED_ORIGINS = env_list("MSGTRACE_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "traces",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "msgtrace.urls"
+WSGI_APPLICATION = "msgtrace.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if env_str("DATABASE_URL"):
+    DATABASES = {"default": dj_database_url.parse(env_str("DATABASE_URL"), conn_max_age=600)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": MSGTRACE_DB_PATH,
+            "OPTIONS": {
+                # Writers queue for the lock instead of failing with "database is locked":
+                # IMMEDIATE takes it at BEGIN, so no transaction has to be retried midway.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": env_int("MSGTRACE_SQLITE_TIMEOUT", 30),
+                "init_command": (
+                    "PRAGMA journal_mode=WAL;"
+                    f"PRAGMA synchronous={MSGTRACE_SQLITE_SYNCHRONOUS};"
+                    "PRAGMA foreign_keys=ON;"
+                    "PRAGMA cache_size=-65536;"
+                ),
+            },
+            "TEST": {"NAME": env_str("MSGTRACE_TEST_DB_PATH") or None},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("MSGTRACE_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# Serve straight from the app folders when collectstatic has not been run (runserver, tests).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_MANIFEST_STRICT = False
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("MSGTRACE_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,108 @@
+"""Starts msgtrace the way production does (migrate, then gunicorn) on a database of its own."""
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, url, env, database):
+        self.url = url
+        self.env = env
+        self.database = database
+
+    def query(self, sql, params=()):
+        """Rows of a query against the server's own database (placeholders: %s)."""
+        if self.database.startswith("postgres"):
+            import psycopg
+
+            with psycopg.connect(self.database, autocommit=True) as conn:
+                return conn.execute(sql, params).fetchall()
+        conn = sqlite3.connect(self.database)
+        try:
+            return conn.execute(sql.replace("%s", "?"), params).fetchall()
+        finally:
+            conn.close()
+
+    def scalar(self, sql, params=()):
+        return self.query(sql, params)[0][0]
+
+
+@contextmanager
+def _database(tmp_path):
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        yield {"MSGTRACE_DB_PATH": str(tmp_path / "msgtrace.sqlite3")}, str(tmp_path / "msgtrace.sqlite3")
+        return
+    import psycopg
+
+    parts = urlsplit(url)
+    name = f"msgtrace_server_{uuid.uuid4().hex[:10]}"
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    own_url = urlunsplit(parts._replace(path="/" + name))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield {"DATABASE_URL": own_url}, own_url
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def wait_for_port(port, process, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
+
+
+@contextmanager
+def gunicorn(tmp_path, workers=2, extra_env=None):
+    """A migrated database and gunicorn serving msgtrace on a free loopback port."""
+    with _database(tmp_path) as (db_env, database):
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MSGTRACE_DB_PATH")}
+        env.update(db_env)
+        env.update(extra_env or {})
+        env.setdefault("SECRET_KEY", "tests")
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+        port = free_port()
+        log_path = tmp_path / f"gunicorn-{port}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "msgtrace.wsgi", "--workers", str(workers),
+                 "--bind", f"127.0.0.1:{port}", "--timeout", "120"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            try:
+                wait_for_port(port, process)
+                server = Server(f"http://127.0.0.1:{port}", env, database)
+                server.log_path = log_path
+                yield server
+            finally:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()

@@ -1,0 +1,215 @@
+"""The trace store. Spans are the source of truth; each Trace row carries aggregates that the
+ingest path keeps current after every request, so that lists and dashboards never scan spans."""
+
+from django.db import models
+
+
+class Status(models.TextChoices):
+    OK = "ok", "OK"
+    ERROR = "error", "Error"
+
+
+class SpanKind(models.IntegerChoices):
+    UNSPECIFIED = 0, "unspecified"
+    INTERNAL = 1, "internal"
+    SERVER = 2, "server"
+    CLIENT = 3, "client"
+    PRODUCER = 4, "producer"
+    CONSUMER = 5, "consumer"
+
+
+class StatusCode(models.IntegerChoices):
+    UNSET = 0, "unset"
+    OK = 1, "ok"
+    ERROR = 2, "error"
+
+
+class Category(models.TextChoices):
+    """The kind of work a span did, whichever convention the client used to say it."""
+
+    LLM = "llm", "LLM"
+    EMBEDDING = "embedding", "Embedding"
+    RETRIEVER = "retriever", "Retriever"
+    RERANKER = "reranker", "Reranker"
+    TOOL = "tool", "Tool"
+    AGENT = "agent", "Agent"
+    CHAIN = "chain", "Chain"
+    WORKFLOW = "workflow", "Workflow"
+    MODULE = "module", "Module"
+    GUARDRAIL = "guardrail", "Guardrail"
+    EVALUATOR = "evaluator", "Evaluator"
+    OTHER = "other", "Other"
+
+
+class Resource(models.Model):
+    """An OTLP resource (the process that emitted spans), stored once per distinct content."""
+
+    fingerprint = models.CharField(max_length=40, unique=True)
+    attributes = models.JSONField(default=dict)
+    dropped_attributes_count = models.BigIntegerField(default=0)
+    schema_url = models.TextField(blank=True, default="")
+
+    def __str__(self):
+        return str(self.attributes.get("service.name", self.fingerprint[:12]))
+
+
+class Scope(models.Model):
+    """An instrumentation scope (the library that created spans), stored once per distinct content."""
+
+    fingerprint = models.CharField(max_length=40, unique=True)
+    name = models.TextField(blank=True, default="")
+    version = models.TextField(blank=True, default="")
+    attributes = models.JSONField(default=dict)
+    dropped_attributes_count = models.BigIntegerField(default=0)
+    schema_url = models.TextField(blank=True, default="")
+
+    def __str__(self):
+        return f"{self.name} {self.version}".strip()
+
+
+class Trace(models.Model):
+    trace_id = models.CharField(max_length=32, unique=True)
+    service_name = models.CharField(max_length=256, blank=True, default="")
+    root_span_name = models.CharField(max_length=256, blank=True, default="")
+    # False while the parentless span has not arrived: root_span_name then names the earliest span.
+    has_root = models.BooleanField(default=False)
+    workflow_name = models.CharField(max_length=256, blank=True, default="")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    start_ns = models.BigIntegerField()
+    end_ns = models.BigIntegerField()
+    duration_ms = models.FloatField(default=0)
+    span_count = models.IntegerField(default=0)
+    error_count = models.IntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+    total_cost = models.FloatField(default=0)
+    models_used = models.JSONField(default=list)
+    user_id = models.CharField(max_length=256, blank=True, default="")
+    session_id = models.CharField(max_length=256, blank=True, default="")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OK)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # The trace list: newest first, paged by (started_at, id).
+            models.Index(fields=["-started_at", "-id"], name="trace_started"),
+            # The list filtered by service, workflow or status, still newest first.
+            models.Index(fields=["service_name", "-started_at"], name="trace_service_started"),
+            models.Index(fields=["workflow_name", "-started_at"], name="trace_workflow_started"),
+            models.Index(fields=["status", "-started_at"], name="trace_status_started"),
+            # Duration filters and the slowest-first sort.
+            models.Index(fields=["duration_ms"], name="trace_duration"),
+        ]
+
+    def __str__(self):
+        return self.trace_id
+
+    @property
+    def is_error(self):
+        return self.status == Status.ERROR
+
+
+class Span(models.Model):
+    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="spans", db_index=False)
+    span_id = models.CharField(max_length=16)
+    parent_span_id = models.CharField(max_length=16, blank=True, default="")
+    name = models.TextField()
+    kind = models.SmallIntegerField(choices=SpanKind.choices, default=SpanKind.UNSPECIFIED)
+    start_ns = models.BigIntegerField()
+    end_ns = models.BigIntegerField()
+    duration_ns = models.BigIntegerField()
+    status_code = models.SmallIntegerField(choices=StatusCode.choices, default=StatusCode.UNSET)
+    status_message = models.TextField(blank=True, default="")
+    trace_state = models.TextField(blank=True, default="")
+    flags = models.BigIntegerField(default=0)
+    attributes = models.JSONField(default=dict)
+    dropped_attributes_count = models.BigIntegerField(default=0)
+    dropped_events_count = models.BigIntegerField(default=0)
+    dropped_links_count = models.BigIntegerField(default=0)
+    resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="+")
+    scope = models.ForeignKey(Scope, on_delete=models.PROTECT, related_name="+")
+    service_name = models.CharField(max_length=256, blank=True, default="")
+
+    # Normalized from the attribute conventions by traces.semconv.
+    category = models.CharField(max_length=16, choices=Category.choices, default=Category.OTHER)
+    model = models.CharField(max_length=256, blank=True, default="")
+    response_model = models.CharField(max_length=256, blank=True, default="")
+    provider = models.CharField(max_length=128, blank=True, default="")
+    operation = models.CharField(max_length=128, blank=True, default="")
+    input_tokens = models.BigIntegerField(null=True)
+    output_tokens = models.BigIntegerField(null=True)
+    total_tokens = models.BigIntegerField(null=True)
+    input_cost = models.FloatField(null=True)
+    output_cost = models.FloatField(null=True)
+    total_cost = models.FloatField(null=True)
+    currency = models.CharField(max_length=16, blank=True, default="")
+    workflow_name = models.CharField(max_length=256, blank=True, default="")
+    module_name = models.CharField(max_length=256, blank=True, default="")
+    module_type = models.CharField(max_length=128, blank=True, default="")
+    tool_name = models.CharField(max_length=256, blank=True, default="")
+    agent_name = models.CharField(max_length=256, blank=True, default="")
+    user_id = models.CharField(max_length=256, blank=True, default="")
+    session_id = models.CharField(max_length=256, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            # Makes a retried export idempotent, and serves every "spans of this trace" read.
+            models.UniqueConstraint(fields=["trace", "span_id"], name="span_unique_in_trace"),
+        ]
+        indexes = [
+            # The span tree and timeline read a trace's spans in start order.
+            models.Index(fields=["trace", "start_ns"], name="span_trace_start"),
+            # Span search: every LLM span of one model, newest first.
+            models.Index(fields=["model", "start_ns"], name="span_model_start"),
+            models.Index(fields=["category", "start_ns"], name="span_category_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.span_id})"
+
+    @property
+    def duration_ms(self):
+        return self.duration_ns / 1e6
+
+    @property
+    def is_error(self):
+        return self.status_code == StatusCode.ERROR
+
+
+class SpanEvent(models.Model):
+    span = models.ForeignKey(Span, on_delete=models.CASCADE, related_name="events")
+    # Events keep the order the client sent them in.
+    position = models.IntegerField()
+    time_ns = models.BigIntegerField()
+    name = models.TextField()
+    attributes = models.JSONField(default=dict)
+    dropped_attributes_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["span", "position"]
+
+    def __str__(self):
+        return self.name
+
+
+class SpanLink(models.Model):
+    span = models.ForeignKey(Span, on_delete=models.CASCADE, related_name="links")
+    position = models.IntegerField()
+    linked_trace_id = models.CharField(max_length=32)
+    linked_span_id = models.CharField(max_length=16)
+    trace_state = models.TextField(blank=True, default="")
+    flags = models.BigIntegerField(default=0)
+    attributes = models.JSONField(default=dict)
+    dropped_attributes_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["span", "position"]
+        indexes = [
+            # "Which traces link to this one" on the trace page.
+            models.Index(fields=["linked_trace_id"], name="link_linked_trace"),
+        ]
+
+    def __str__(self):
+        return f"{self.linked_trace_id}/{self.linked_span_id}"

@@ -1,0 +1,418 @@
+"""Attribute conventions -> normalized span fields.
+
+LLM instrumentation speaks several dialects: the OpenTelemetry GenAI semantic conventions,
+msgtrace-sdk (and msgflux on top of it), OpenInference (Phoenix), OpenLLMetry (Traceloop) and
+the keys msgtrace has always read. This module is the one place that knows them all. For each
+normalized field the keys are tried in the order listed in FIELD_KEYS: the first one present with
+a usable value wins. The README's convention table is generated from the same order.
+"""
+
+import json
+import math
+import re
+
+# Normalized field -> attribute keys, highest precedence first.
+FIELD_KEYS = {
+    "model": ("gen_ai.request.model", "llm.model_name", "llm.model", "gen_ai.response.model"),
+    "response_model": ("gen_ai.response.model", "llm.response.model"),
+    "provider": ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
+    "operation": ("gen_ai.operation.name",),
+    "input_tokens": (
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.prompt_tokens",
+        "llm.token_count.prompt",
+        "llm.usage.prompt_tokens",
+    ),
+    "output_tokens": (
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.completion_tokens",
+        "llm.token_count.completion",
+        "llm.usage.completion_tokens",
+    ),
+    "total_tokens": ("gen_ai.usage.total_tokens", "llm.token_count.total", "llm.usage.total_tokens"),
+    "input_cost": (
+        "gen_ai.usage.cost.input_tokens",
+        "gen_ai.usage.cost.input",
+        "llm.cost.prompt",
+        "llm.cost.input",
+    ),
+    "output_cost": (
+        "gen_ai.usage.cost.output_tokens",
+        "gen_ai.usage.cost.output",
+        "llm.cost.completion",
+        "llm.cost.output",
+    ),
+    "total_cost": ("gen_ai.usage.cost.total", "llm.cost.total"),
+    "currency": ("gen_ai.usage.cost.currency", "llm.cost.currency"),
+    "workflow_name": (
+        "workflow.name",
+        "msgflux.workflow.name",
+        "traceloop.workflow.name",
+        "msgtrace.flow.name",
+    ),
+    "module_name": ("module.name", "msgtrace.module.name"),
+    "module_type": ("module.type",),
+    "tool_name": ("gen_ai.tool.name", "tool.name"),
+    "agent_name": ("gen_ai.agent.name", "agent.name"),
+    "user_id": ("user.id", "enduser.id", "gen_ai.user.id"),
+    "session_id": ("session.id", "gen_ai.conversation.id"),
+}
+
+# How each convention names the kind of work, mapped onto traces.models.Category values.
+OPENINFERENCE_KINDS = {
+    "LLM": "llm",
+    "EMBEDDING": "embedding",
+    "RETRIEVER": "retriever",
+    "RERANKER": "reranker",
+    "TOOL": "tool",
+    "AGENT": "agent",
+    "CHAIN": "chain",
+    "GUARDRAIL": "guardrail",
+    "EVALUATOR": "evaluator",
+}
+TRACELOOP_KINDS = {"workflow": "workflow", "task": "chain", "agent": "agent", "tool": "tool"}
+GENAI_OPERATIONS = {
+    "chat": "llm",
+    "text_completion": "llm",
+    "completion": "llm",
+    "generate_content": "llm",
+    "embeddings": "embedding",
+    "embedding": "embedding",
+    "execute_tool": "tool",
+    "invoke_agent": "agent",
+    "create_agent": "agent",
+    "retrieve": "retriever",
+    "retrieval": "retriever",
+}
+MSGTRACE_SPAN_TYPES = {
+    "flow": "workflow",
+    "workflow": "workflow",
+    "module": "module",
+    "agent": "agent",
+    "tool": "tool",
+    "llm": "llm",
+    "retriever": "retriever",
+    "embedding": "embedding",
+}
+# msgflux module types are free text ("agent", "tool_library", "retriever", ...): matched by stem.
+MODULE_TYPE_STEMS = (
+    ("agent", "agent"),
+    ("tool", "tool"),
+    ("retriev", "retriever"),
+    ("rerank", "reranker"),
+    ("embed", "embedding"),
+    ("llm", "llm"),
+    ("model", "llm"),
+    ("generat", "llm"),
+    ("guard", "guardrail"),
+)
+# Categories whose usage is summed into trace totals. Agents and chains often repeat the
+# usage of the model calls beneath them; summing only the calls counts every token once.
+USAGE_CATEGORIES = frozenset({"llm", "embedding", "reranker"})
+
+_TEXT_LIMIT = 256
+
+
+def _first(attributes, keys):
+    for key in keys:
+        value = attributes.get(key)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _text(attributes, field):
+    value = _first(attributes, FIELD_KEYS[field])
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        value = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    return value[:_TEXT_LIMIT]
+
+
+def _int(attributes, field):
+    for key in FIELD_KEYS[field]:
+        value = attributes.get(key)
+        if value is None or isinstance(value, bool):
+            continue
+        try:
+            number = int(value)
+        except (TypeError, ValueError, OverflowError):
+            try:
+                number = int(float(value))
+            except (TypeError, ValueError, OverflowError):
+                continue
+        if -(2**63) < number < 2**63:
+            return number
+    return None
+
+
+def _float(attributes, field):
+    for key in FIELD_KEYS[field]:
+        value = attributes.get(key)
+        if value is None or isinstance(value, bool):
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        if math.isfinite(number):
+            return number
+    return None
+
+
+def category(attributes, span_name=""):
+    """The kind of work, from the most explicit statement a client made down to circumstantial evidence."""
+    value = attributes.get("openinference.span.kind")
+    if isinstance(value, str) and value.upper() in OPENINFERENCE_KINDS:
+        return OPENINFERENCE_KINDS[value.upper()]
+    value = attributes.get("traceloop.span.kind")
+    if isinstance(value, str) and value.lower() in TRACELOOP_KINDS:
+        return TRACELOOP_KINDS[value.lower()]
+    value = attributes.get("gen_ai.operation.name")
+    if isinstance(value, str) and value.lower() in GENAI_OPERATIONS:
+        return GENAI_OPERATIONS[value.lower()]
+    value = attributes.get("module.type")
+    if isinstance(value, str):
+        lowered = value.lower()
+        for stem, kind in MODULE_TYPE_STEMS:
+            if stem in lowered:
+                return kind
+    value = attributes.get("span.type")
+    if isinstance(value, str) and value.lower() in MSGTRACE_SPAN_TYPES:
+        return MSGTRACE_SPAN_TYPES[value.lower()]
+    if _first(attributes, FIELD_KEYS["tool_name"]) is not None:
+        return "tool"
+    if _first(attributes, FIELD_KEYS["agent_name"]) is not None:
+        return "agent"
+    if (
+        _first(attributes, FIELD_KEYS["model"]) is not None
+        or _first(attributes, FIELD_KEYS["input_tokens"]) is not None
+        or _first(attributes, FIELD_KEYS["output_tokens"]) is not None
+    ):
+        return "llm"
+    return "other"
+
+
+def normalize(attributes, span_name=""):
+    """Normalized fields of one span, as a dict keyed like the Span model's columns."""
+    fields = {
+        "category": category(attributes, span_name),
+        "model": _text(attributes, "model"),
+        "response_model": _text(attributes, "response_model"),
+        "provider": _text(attributes, "provider"),
+        "operation": _text(attributes, "operation"),
+        "input_tokens": _int(attributes, "input_tokens"),
+        "output_tokens": _int(attributes, "output_tokens"),
+        "total_tokens": _int(attributes, "total_tokens"),
+        "input_cost": _float(attributes, "input_cost"),
+        "output_cost": _float(attributes, "output_cost"),
+        "total_cost": _float(attributes, "total_cost"),
+        "currency": _text(attributes, "currency")[:16],
+        "workflow_name": _text(attributes, "workflow_name"),
+        "module_name": _text(attributes, "module_name"),
+        "module_type": _text(attributes, "module_type")[:128],
+        "tool_name": _text(attributes, "tool_name"),
+        "agent_name": _text(attributes, "agent_name"),
+        "user_id": _text(attributes, "user_id"),
+        "session_id": _text(attributes, "session_id"),
+    }
+    span_type = attributes.get("span.type")
+    # msgtrace-sdk names a flow or module span after the flow or module and sets nothing else.
+    if span_type == "flow" and not fields["workflow_name"]:
+        fields["workflow_name"] = span_name[:_TEXT_LIMIT]
+    elif span_type == "module" and not fields["module_name"]:
+        fields["module_name"] = span_name[:_TEXT_LIMIT]
+    entity = attributes.get("traceloop.entity.name")
+    if isinstance(entity, str) and entity:
+        traceloop_kind = attributes.get("traceloop.span.kind")
+        if traceloop_kind == "tool" and not fields["tool_name"]:
+            fields["tool_name"] = entity[:_TEXT_LIMIT]
+        elif traceloop_kind == "agent" and not fields["agent_name"]:
+            fields["agent_name"] = entity[:_TEXT_LIMIT]
+    if fields["total_tokens"] is None and (fields["input_tokens"] is not None or fields["output_tokens"] is not None):
+        fields["total_tokens"] = (fields["input_tokens"] or 0) + (fields["output_tokens"] or 0)
+    if fields["total_cost"] is None and (fields["input_cost"] is not None or fields["output_cost"] is not None):
+        fields["total_cost"] = (fields["input_cost"] or 0.0) + (fields["output_cost"] or 0.0)
+    if not fields["currency"] and fields["total_cost"] is not None:
+        fields["currency"] = "USD"
+    return fields
+
+
+def service_name(resource_attributes):
+    value = resource_attributes.get("service.name")
+    if value is None or value == "":
+        return ""
+    return (value if isinstance(value, str) else str(value))[:_TEXT_LIMIT]
+
+
+# ---------------------------------------------------------------------------------------------
+# Prompt and completion content, read when a span is shown (never on the ingest path).
+
+_INDEXED_KEY = re.compile(r"^(?P<prefix>.+?)\.(?P<index>\d+)\.(?P<rest>.+)$")
+
+
+def _parse_json(value):
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    if isinstance(value, (list, dict)):
+        return value
+    return None
+
+
+def _indexed(attributes, prefix):
+    """Flattened lists such as `llm.input_messages.0.message.role` -> [{"message.role": ...}]."""
+    items = {}
+    dotted = prefix + "."
+    for key, value in attributes.items():
+        if not key.startswith(dotted):
+            continue
+        match = _INDEXED_KEY.match(key)
+        if not match or match.group("prefix") != prefix:
+            continue
+        items.setdefault(int(match.group("index")), {})[match.group("rest")] = value
+    return [items[i] for i in sorted(items)]
+
+
+def _message_from_parts(message):
+    """An OTel GenAI message ({role, parts: [...]}) -> {role, content, tool_calls, tool_responses}."""
+    texts, tool_calls, tool_responses = [], [], []
+    for part in message.get("parts") or []:
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind == "text":
+            texts.append(str(part.get("content", "")))
+        elif kind == "tool_call":
+            tool_calls.append({"id": part.get("id"), "name": part.get("name"), "arguments": part.get("arguments")})
+        elif kind == "tool_call_response":
+            tool_responses.append({"id": part.get("id"), "response": part.get("response")})
+        else:
+            texts.append(json.dumps(part))
+    result = {"role": message.get("role", ""), "content": "\n".join(texts)}
+    if tool_calls:
+        result["tool_calls"] = tool_calls
+    if tool_responses:
+        result["tool_responses"] = tool_responses
+    if message.get("finish_reason"):
+        result["finish_reason"] = message["finish_reason"]
+    return result
+
+
+def _message_from_dict(message):
+    """A chat message in the OpenAI shape ({role, content, tool_calls}) or the OTel parts shape."""
+    if "parts" in message:
+        return _message_from_parts(message)
+    content = message.get("content", "")
+    if isinstance(content, list):  # OpenAI content parts
+        content = "\n".join(
+            str(p.get("text", "")) if isinstance(p, dict) and p.get("type") == "text" else json.dumps(p)
+            for p in content
+        )
+    result = {"role": str(message.get("role", "")), "content": "" if content is None else str(content)}
+    calls = message.get("tool_calls")
+    if isinstance(calls, list) and calls:
+        result["tool_calls"] = [
+            {
+                "id": c.get("id"),
+                "name": (c.get("function") or {}).get("name", c.get("name")),
+                "arguments": (c.get("function") or {}).get("arguments", c.get("arguments")),
+            }
+            for c in calls
+            if isinstance(c, dict)
+        ]
+    if message.get("tool_call_id"):
+        result["tool_responses"] = [{"id": message["tool_call_id"], "response": result.pop("content")}]
+        result["content"] = ""
+    return result
+
+
+def _openinference_messages(attributes, prefix):
+    messages = []
+    for item in _indexed(attributes, prefix):
+        message = {"role": str(item.get("message.role", "")), "content": str(item.get("message.content", ""))}
+        calls = {}
+        for key, value in item.items():
+            match = re.match(r"^message\.tool_calls\.(\d+)\.tool_call\.(.+)$", key)
+            if match:
+                calls.setdefault(int(match.group(1)), {})[match.group(2)] = value
+        if calls:
+            message["tool_calls"] = [
+                {"id": c.get("id"), "name": c.get("function.name"), "arguments": c.get("function.arguments")}
+                for _, c in sorted(calls.items())
+            ]
+        messages.append(message)
+    return messages
+
+
+def _openllmetry_messages(attributes, prefix):
+    messages = []
+    for item in _indexed(attributes, prefix):
+        message = {"role": str(item.get("role", "")), "content": str(item.get("content", ""))}
+        calls = {}
+        for key, value in item.items():
+            match = re.match(r"^tool_calls\.(\d+)\.(.+)$", key)
+            if match:
+                calls.setdefault(int(match.group(1)), {})[match.group(2)] = value
+        if calls:
+            message["tool_calls"] = [
+                {"id": c.get("id"), "name": c.get("name"), "arguments": c.get("arguments")}
+                for _, c in sorted(calls.items())
+            ]
+        if item.get("finish_reason"):
+            message["finish_reason"] = item["finish_reason"]
+        messages.append(message)
+    return messages
+
+
+def _content(attributes, genai_key, openinference_prefix, msgtrace_key, openllmetry_prefix, plain_key):
+    """{"messages": [...]} when the content is a conversation, {"text": "..."} otherwise, or None."""
+    parsed = _parse_json(attributes.get(genai_key))
+    if isinstance(parsed, list) and parsed:
+        return {"messages": [_message_from_dict(m) for m in parsed if isinstance(m, dict)], "source": genai_key}
+    messages = _openinference_messages(attributes, openinference_prefix)
+    if messages:
+        return {"messages": messages, "source": openinference_prefix}
+    value = attributes.get(msgtrace_key)
+    if value is not None and value != "":
+        parsed = _parse_json(value)
+        if isinstance(parsed, list) and parsed and all(isinstance(m, dict) for m in parsed):
+            return {"messages": [_message_from_dict(m) for m in parsed], "source": msgtrace_key}
+        if isinstance(parsed, dict) and ("role" in parsed or "parts" in parsed):
+            return {"messages": [_message_from_dict(parsed)], "source": msgtrace_key}
+        return {"text": value if isinstance(value, str) else json.dumps(value), "source": msgtrace_key}
+    messages = _openllmetry_messages(attributes, openllmetry_prefix)
+    if messages:
+        return {"messages": messages, "source": openllmetry_prefix}
+    value = attributes.get(plain_key)
+    if value is not None and value != "":
+        parsed = _parse_json(value)
+        if isinstance(parsed, dict) and isinstance(parsed.get("messages"), list):
+            return {
+                "messages": [_message_from_dict(m) for m in parsed["messages"] if isinstance(m, dict)],
+                "source": plain_key,
+            }
+        return {"text": value if isinstance(value, str) else json.dumps(value), "source": plain_key}
+    return None
+
+
+def prompt(attributes):
+    """The span's input: messages when the client sent a conversation, text otherwise, or None."""
+    return _content(
+        attributes, "gen_ai.input.messages", "llm.input_messages", "gen_ai.prompt", "gen_ai.prompt", "input.value"
+    )
+
+
+def completion(attributes):
+    """The span's output: messages when the client sent a conversation, text otherwise, or None."""
+    return _content(
+        attributes,
+        "gen_ai.output.messages",
+        "llm.output_messages",
+        "gen_ai.completion",
+        "gen_ai.completion",
+        "output.value",
+    )

@@ -1,0 +1,120 @@
+"""The OTLP/HTTP trace endpoint: POST /v1/traces, /api/v1/traces/export and /."""
+
+import hmac
+import logging
+import time
+
+from django.conf import settings
+from django.db import DatabaseError, OperationalError
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from traces import otlp
+from traces.store import store
+
+log = logging.getLogger("msgtrace.ingest")
+
+MEDIA_TYPES = {otlp.PROTOBUF: "application/x-protobuf", otlp.JSON: "application/json"}
+# How long a client should wait before retrying when the database is busy or unreachable.
+RETRY_AFTER_SECONDS = 2
+
+
+def _answer(encoding, status, body, **headers):
+    response = HttpResponse(body, status=status, content_type=MEDIA_TYPES[encoding])
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def _error(encoding, status, message, **headers):
+    return _answer(encoding, status, otlp.status_body(encoding, status, message), **headers)
+
+
+def _presented_key(request):
+    authorization = request.headers.get("Authorization", "")
+    if authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip()
+    return request.headers.get("X-Api-Key", "").strip()
+
+
+def _authorized(request):
+    keys = settings.MSGTRACE_INGEST_KEYS
+    if not keys:
+        return True
+    presented = _presented_key(request).encode()
+    # compare_digest against every key, so timing does not tell which prefix matched
+    return any([hmac.compare_digest(presented, key.encode()) for key in keys])
+
+
+@csrf_exempt
+def export_traces(request):
+    started = time.perf_counter()
+    content_type = request.META.get("CONTENT_TYPE", "")
+    encoding = otlp.encoding_of(content_type)
+    reply = encoding or otlp.JSON
+    response, batch, stored, size = None, None, None, 0
+    limit = settings.MSGTRACE_MAX_BODY_BYTES
+    try:
+        if request.method != "POST":
+            response = _error(reply, 405, f"{request.method} is not allowed here: export traces with POST", Allow="POST")
+        elif not _authorized(request):
+            response = _error(
+                reply, 401, "missing or unknown ingest key: send Authorization: Bearer <key> or x-api-key: <key>",
+                WWW_Authenticate='Bearer realm="msgtrace"',
+            )  # fmt: skip
+        elif encoding is None:
+            response = _error(
+                reply, 415,
+                f"unsupported Content-Type {content_type!r}: send application/x-protobuf or application/json",
+            )  # fmt: skip
+        elif _declared_length(request) > limit:
+            response = _error(reply, 413, f"the body is over the limit of {limit} bytes (MSGTRACE_MAX_BODY_BYTES)")
+        else:
+            body = request.read(limit + 1)
+            size = len(body)
+            if size > limit:
+                raise otlp.TooLarge(f"the body is over the limit of {limit} bytes")
+            body = otlp.decompress(body, request.headers.get("Content-Encoding"), limit)
+            batch = otlp.decode(body, encoding, settings.MSGTRACE_MAX_ATTRIBUTE_BYTES)
+            stored = store(batch)
+            response = _answer(encoding, 200, otlp.export_response(encoding, batch.rejected, batch.error_message))
+    except otlp.TooLarge as exc:
+        response = _error(reply, 413, f"{exc} (MSGTRACE_MAX_BODY_BYTES)")
+    except otlp.UnsupportedEncoding as exc:
+        response = _error(reply, 415, f"unsupported Content-Encoding {str(exc)!r}: send gzip, deflate or identity")
+    except otlp.BadRequest as exc:
+        response = _error(reply, 400, str(exc))
+    except OperationalError as exc:
+        # Busy or unreachable database: nothing was stored, and exporters retry a 503.
+        log.warning("database unavailable, asking the client to retry: %s", exc)
+        response = _error(reply, 503, "the trace store is busy or unavailable; retry later",
+                          Retry_After=str(RETRY_AFTER_SECONDS))  # fmt: skip
+    except DatabaseError as exc:
+        log.exception("the database refused a batch")
+        response = _error(reply, 400, f"the batch could not be stored: {exc}")
+    _log(request, response, batch, stored, size, started)
+    return response
+
+
+def _declared_length(request):
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _log(request, response, batch, stored, size, started):
+    spans = len(batch.spans) if batch else 0
+    rejected = batch.rejected if batch else 0
+    log.info(
+        "otlp %s %s status=%d spans=%d stored=%d duplicates=%d rejected=%d bytes=%d ms=%.1f",
+        request.method,
+        request.path,
+        response.status_code,
+        spans,
+        stored.stored if stored else 0,
+        stored.duplicates if stored else 0,
+        rejected,
+        size,
+        (time.perf_counter() - started) * 1000,
+    )
