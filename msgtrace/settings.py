@@ -155,7 +155,7 @@ STORAGES = {
 # Serve straight from the app folders when collectstatic has not been run (runserver, tests).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_MANIFEST_STRICT = False
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="No directory at")
 
 LOGGING = {
     "version": 1,

@@ -33,8 +33,9 @@ CONTENT_TYPES = {
     "application/protobuf": PROTOBUF,
     "application/json": JSON,
 }
-# Nesting deeper than protobuf's own parser allows is refused in JSON too, span by span.
-MAX_DEPTH = 100
+# protobuf's parser stops at 100 message levels, about 30 nested kvlists inside a span; OTLP/JSON
+# gets the same bound, applied span by span.
+MAX_DEPTH = 32
 MAX_INT64 = 2**63 - 1
 _ZERO_TRACE_ID = "0" * 32
 _ZERO_SPAN_ID = "0" * 16
@@ -171,7 +172,7 @@ def _inflate(body, wbits, limit, name):
         if not inflater.eof:
             if inflater.unconsumed_tail:
                 raise TooLarge(f"the {name}-decompressed body is over the limit of {limit} bytes")
-            raise BadRequest(f"the {name} stream is truncated")
+            raise BadRequest(f"the body is not valid {name} data: the stream is truncated")
     except zlib.error as exc:
         raise BadRequest(f"the body is not valid {name} data: {exc}") from None
     return data
@@ -318,6 +319,11 @@ def decode_protobuf(body, limit):
     try:
         request = ExportTraceServiceRequest.FromString(body)
     except ProtobufDecodeError as exc:
+        if "MaxDepth" in str(exc):
+            raise BadRequest(
+                "the request nests attribute values deeper than protobuf's limit of 100 message levels "
+                f"(about {MAX_DEPTH} nested arrays or kvlists)"
+            ) from None
         raise BadRequest(f"the body is not a valid protobuf ExportTraceServiceRequest: {exc}") from None
     except RecursionError:
         raise BadRequest("the body nests values deeper than protobuf allows") from None
@@ -607,7 +613,7 @@ def _json_span(span, resource, scope, limit):
 
 def _replace_lone_surrogates(value):
     if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     if isinstance(value, list):
         return [_replace_lone_surrogates(v) for v in value]
     if isinstance(value, dict):

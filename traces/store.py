@@ -90,8 +90,8 @@ def _store_once(spans_by_trace):
                 fresh[trace_id] = [span for span_id, span in spans.items() if span_id not in known]
             stored = _insert_spans(cursor, sql, states, fresh, resources, scopes)
             _update_traces(cursor, sql, states, fresh)
-    _resource_ids.update(new_resources)
-    _scope_ids.update(new_scopes)
+        # Only committed rows may be cached: a rolled-back insert leaves no row behind.
+        transaction.on_commit(lambda: (_resource_ids.update(new_resources), _scope_ids.update(new_scopes)))
     duplicates = sum(len(spans) for spans in spans_by_trace.values()) - stored
     return StoreResult(stored, duplicates, len(spans_by_trace))
 
