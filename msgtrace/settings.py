@@ -74,6 +74,8 @@ ALLOWED_HOSTS = env_list("MSGTRACE_ALLOWED_HOSTS", "*")
 CSRF_TRUSTED_ORIGINS = env_list("MSGTRACE_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
+    # First, so that its runserver (on MSGTRACE_HOST:MSGTRACE_PORT) is the one manage.py finds.
+    "traces",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -82,7 +84,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
-    "traces",
 ]
 
 MIDDLEWARE = [

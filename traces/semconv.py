@@ -4,7 +4,7 @@ LLM instrumentation speaks several dialects: the OpenTelemetry GenAI semantic co
 msgtrace-sdk (and msgflux on top of it), OpenInference (Phoenix), OpenLLMetry (Traceloop) and
 the keys msgtrace has always read. This module is the one place that knows them all. For each
 normalized field the keys are tried in the order listed in FIELD_KEYS: the first one present with
-a usable value wins. The README's convention table is generated from the same order.
+a usable value wins. The README's convention table lists the same order; a test keeps them in step.
 """
 
 import json

@@ -1,6 +1,7 @@
 """Attribute conventions -> normalized span fields, and the precedence between conventions."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -226,3 +227,12 @@ def test_plain_input_and_output_values_are_text():
     assert semconv.prompt(attributes) == {"text": "question", "source": "input.value"}
     assert semconv.completion(attributes) == {"text": "answer", "source": "output.value"}
     assert semconv.prompt({}) is None
+
+
+def test_the_readme_documents_every_convention_in_precedence_order():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = {line.split("|")[1].strip(" `"): line.split("|")[2] for line in readme.splitlines()
+            if line.startswith("| `") and line.count("|") == 3}  # fmt: skip
+    for field, keys in semconv.FIELD_KEYS.items():
+        documented = [part.strip(" `") for part in rows[field].split("→")]
+        assert documented[: len(keys)] == list(keys), field
