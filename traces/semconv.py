@@ -79,7 +79,9 @@ GENAI_OPERATIONS = {
     "embeddings": "embedding",
     "embedding": "embedding",
     "execute_tool": "tool",
+    "tool": "tool",  # msgtrace-sdk: MsgTraceAttributes.set_operation_name("tool")
     "invoke_agent": "agent",
+    "agent": "agent",  # msgtrace-sdk: MsgTraceAttributes.set_operation_name("agent")
     "create_agent": "agent",
     "retrieve": "retriever",
     "retrieval": "retriever",
@@ -178,9 +180,11 @@ def category(attributes, span_name=""):
         for stem, kind in MODULE_TYPE_STEMS:
             if stem in lowered:
                 return kind
-    value = attributes.get("span.type")
-    if isinstance(value, str) and value.lower() in MSGTRACE_SPAN_TYPES:
-        return MSGTRACE_SPAN_TYPES[value.lower()]
+    span_type = attributes.get("span.type")
+    span_type = MSGTRACE_SPAN_TYPES.get(span_type.lower()) if isinstance(span_type, str) else None
+    # msgtrace-sdk calls every span a "module": what the module did says more.
+    if span_type is not None and span_type != "module":
+        return span_type
     if _first(attributes, FIELD_KEYS["tool_name"]) is not None:
         return "tool"
     if _first(attributes, FIELD_KEYS["agent_name"]) is not None:
@@ -191,7 +195,7 @@ def category(attributes, span_name=""):
         or _first(attributes, FIELD_KEYS["output_tokens"]) is not None
     ):
         return "llm"
-    return "other"
+    return span_type or "other"
 
 
 def normalize(attributes, span_name=""):
@@ -200,8 +204,8 @@ def normalize(attributes, span_name=""):
         "category": category(attributes, span_name),
         "model": _text(attributes, "model"),
         "response_model": _text(attributes, "response_model"),
-        "provider": _text(attributes, "provider"),
-        "operation": _text(attributes, "operation"),
+        "provider": _text(attributes, "provider")[:128],
+        "operation": _text(attributes, "operation")[:128],
         "input_tokens": _int(attributes, "input_tokens"),
         "output_tokens": _int(attributes, "output_tokens"),
         "total_tokens": _int(attributes, "total_tokens"),

@@ -123,6 +123,8 @@ def test_a_msgtrace_flow_span_names_its_workflow_and_a_module_span_its_module():
         ({"module.type": "retriever"}, "retriever"),
         ({"span.type": "flow"}, "workflow"),
         ({"span.type": "module"}, "module"),
+        ({"span.type": "module", "gen_ai.request.model": "gpt-4o"}, "llm"),
+        ({"span.type": "module", "gen_ai.operation.name": "tool"}, "tool"),
         ({"gen_ai.tool.name": "search"}, "tool"),
         ({"tool.name": "search"}, "tool"),
         ({"gen_ai.agent.name": "planner"}, "agent"),
