@@ -1,13 +1,18 @@
 from django.contrib import admin
 from django.urls import path
+from django.views.generic import RedirectView
 
+from msgtrace.api import api
 from traces import views as ingest
 
 urlpatterns = [
     # OTLP/HTTP: the standard path, the one msgtrace-sdk and msgflux default to, and the bare
     # base URL that msgtrace-sdk posts to when given one.
     path("v1/traces", ingest.export_traces, name="otlp-traces"),
-    path("api/v1/traces/export", ingest.export_traces, name="otlp-traces-export"),
     path("", ingest.export_traces, name="otlp-root"),
+    # POST /api/v1/traces/export (msgtrace-sdk's default) is routed through the API, which shares the path.
+    path("api/v1/", api.urls),
+    path("docs", RedirectView.as_view(url="/api/v1/docs", permanent=False)),
+    path("health", ingest.health, name="health"),
     path("admin/", admin.site.urls),
 ]

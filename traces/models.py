@@ -2,6 +2,7 @@
 ingest path keeps current after every request, so that lists and dashboards never scan spans."""
 
 from django.db import models
+from django.db.models import Exists, OuterRef, Q
 
 
 class Status(models.TextChoices):
@@ -39,6 +40,100 @@ class Category(models.TextChoices):
     GUARDRAIL = "guardrail", "Guardrail"
     EVALUATOR = "evaluator", "Evaluator"
     OTHER = "other", "Other"
+
+
+SORTS = {
+    "start_time": "started_at",
+    "duration": "duration_ms",
+    "spans": "span_count",
+    "tokens": "total_tokens",
+    "cost": "total_cost",
+}
+
+
+class TraceQuerySet(models.QuerySet):
+    def matching(self, query):
+        """Traces matching a query-language string (see docs/query-language.md)."""
+        if not query or not query.strip():
+            return self
+        from traces.query import trace_filter  # the query language imports these models
+
+        return self.filter(trace_filter(query))
+
+    def between(self, start=None, end=None):
+        """Traces that started in [start, end)."""
+        if start is not None:
+            self = self.filter(started_at__gte=start)
+        if end is not None:
+            self = self.filter(started_at__lt=end)
+        return self
+
+    def using_model(self, model):
+        return self.filter(Exists(Span.objects.filter(trace=OuterRef("pk")).filter(
+            Q(model=model) | Q(response_model=model))))  # fmt: skip
+
+    def search(self, q=None, service=None, workflow=None, model=None, status=None, min_duration_ms=None,
+               max_duration_ms=None, start=None, end=None, user_id=None, session_id=None, trace_id=None):
+        """The trace list's filters, each applied only when given."""  # fmt: skip
+        traces = self.matching(q).between(start, end)
+        exact = {"service_name": service, "workflow_name": workflow, "status": status, "user_id": user_id,
+                 "session_id": session_id}  # fmt: skip
+        traces = traces.filter(**{field: value for field, value in exact.items() if value not in (None, "")})
+        if model:
+            traces = traces.using_model(model)
+        if min_duration_ms is not None:
+            traces = traces.filter(duration_ms__gte=min_duration_ms)
+        if max_duration_ms is not None:
+            traces = traces.filter(duration_ms__lte=max_duration_ms)
+        if trace_id:
+            traces = traces.filter(trace_id__startswith=trace_id.strip().lower())
+        return traces
+
+    def sorted_by(self, sort="-start_time"):
+        """Ordered for keyset pagination: the sort column, then id as the tie-breaker."""
+        descending = sort.startswith("-")
+        field = SORTS[sort.lstrip("-")]
+        prefix = "-" if descending else ""
+        return self.order_by(prefix + field, prefix + "id")
+
+    def delete_with_spans(self):
+        """Deletes the traces with their spans, events and links in five statements, however many
+        there are: Django's own cascade would load every span into memory first."""
+        ids = list(self.values_list("pk", flat=True))
+        deleted = 0
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            spans = Span.objects.filter(trace_id__in=chunk)
+            SpanEvent.objects.filter(span__in=spans.values("pk"))._raw_delete(self.db)
+            SpanLink.objects.filter(span__in=spans.values("pk"))._raw_delete(self.db)
+            spans._raw_delete(self.db)
+            deleted += Trace.objects.filter(pk__in=chunk)._raw_delete(self.db)
+        return deleted
+
+
+class SpanQuerySet(models.QuerySet):
+    def matching(self, query):
+        """Spans matching a query-language string (see docs/query-language.md)."""
+        if not query or not query.strip():
+            return self
+        from traces.query import span_filter  # the query language imports these models
+
+        return self.filter(span_filter(query))
+
+    def between(self, start=None, end=None):
+        if start is not None:
+            self = self.filter(start_ns__gte=_ns(start))
+        if end is not None:
+            self = self.filter(start_ns__lt=_ns(end))
+        return self
+
+    def for_display(self):
+        """Everything a span's full view shows, in four queries however many spans there are."""
+        return self.select_related("trace", "resource", "scope").prefetch_related("events", "links")
+
+
+def _ns(moment):
+    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
 
 
 class Resource(models.Model):
@@ -91,6 +186,8 @@ class Trace(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OK)
     updated_at = models.DateTimeField()
 
+    objects = TraceQuerySet.as_manager()
+
     class Meta:
         indexes = [
             # The trace list: newest first, paged by (started_at, id).
@@ -99,8 +196,14 @@ class Trace(models.Model):
             models.Index(fields=["service_name", "-started_at"], name="trace_service_started"),
             models.Index(fields=["workflow_name", "-started_at"], name="trace_workflow_started"),
             models.Index(fields=["status", "-started_at"], name="trace_status_started"),
-            # Duration filters and the slowest-first sort.
-            models.Index(fields=["duration_ms"], name="trace_duration"),
+            # Duration filters, and sorting by duration, span count, tokens or cost, paged by id.
+            models.Index(fields=["duration_ms", "id"], name="trace_duration"),
+            models.Index(fields=["span_count", "id"], name="trace_span_count"),
+            models.Index(fields=["total_tokens", "id"], name="trace_tokens"),
+            models.Index(fields=["total_cost", "id"], name="trace_cost"),
+            # The traces of one user or one session.
+            models.Index(fields=["user_id", "-started_at"], name="trace_user_started"),
+            models.Index(fields=["session_id", "-started_at"], name="trace_session_started"),
         ]
 
     def __str__(self):
@@ -152,6 +255,8 @@ class Span(models.Model):
     agent_name = models.CharField(max_length=256, blank=True, default="")
     user_id = models.CharField(max_length=256, blank=True, default="")
     session_id = models.CharField(max_length=256, blank=True, default="")
+
+    objects = SpanQuerySet.as_manager()
 
     class Meta:
         constraints = [

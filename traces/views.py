@@ -118,3 +118,18 @@ def _log(request, response, batch, stored, size, started):
         size,
         (time.perf_counter() - started) * 1000,
     )
+
+
+def health(request):
+    """200 with the database's state when it answers a query, 503 when it does not."""
+    from django.db import connection
+    from django.http import JsonResponse
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError as exc:
+        return JsonResponse({"status": "unavailable", "database": {"vendor": connection.vendor, "ok": False,
+                                                                   "error": str(exc).strip()}}, status=503)  # fmt: skip
+    return JsonResponse({"status": "ok", "database": {"vendor": connection.vendor, "ok": True}})

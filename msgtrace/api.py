@@ -1,0 +1,40 @@
+"""The one NinjaAPI of msgtrace, mounted at /api/v1: each app contributes a Router."""
+
+from ninja import NinjaAPI
+from ninja.errors import ValidationError
+
+from traces.api import InvalidParameter
+from traces.api import router as traces_router
+from traces.pagination import InvalidCursor
+
+api = NinjaAPI(
+    title="msgtrace",
+    version="1",
+    description="Traces of LLM and agent applications: queries, statistics and export.",
+    urls_namespace="api",
+)
+api.add_router("/", traces_router)
+
+
+def _query_error_types():
+    from traces.query import QueryError, QuerySyntaxError
+
+    return QueryError, QuerySyntaxError
+
+
+@api.exception_handler(ValueError)
+def bad_value(request, exc):
+    if isinstance(exc, (InvalidParameter, InvalidCursor)):
+        return api.create_response(request, {"detail": str(exc)}, status=422)
+    if isinstance(exc, _query_error_types()):
+        return api.create_response(request, {"detail": str(exc), "column": exc.column}, status=400)
+    raise exc
+
+
+@api.exception_handler(ValidationError)
+def invalid_parameters(request, exc):
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in error.get('loc', ())[1:]) or 'request'}: {error.get('msg', 'invalid')}"
+        for error in exc.errors
+    )
+    return api.create_response(request, {"detail": problems or "invalid request"}, status=422)

@@ -1,0 +1,526 @@
+"""The REST API under /api/v1: trace and span queries, statistics and export."""
+
+import csv
+import io
+import json
+from datetime import datetime, timezone
+from typing import Literal
+
+from django.http import HttpResponse, StreamingHttpResponse
+from ninja import Field, Query, Router, Schema, Status
+
+from traces import stats as trace_stats
+from traces import tree as span_tree
+from traces.export import otlp_json
+from traces.models import Span, SpanKind, StatusCode, Trace
+from traces.pagination import encode_cursor, page
+from traces.timeframe import parse_moment, window_start
+from traces.views import export_traces
+
+router = Router(tags=["traces"])
+
+SortField = Literal[
+    "start_time", "-start_time", "duration", "-duration", "spans", "-spans", "tokens", "-tokens", "cost", "-cost"
+]
+
+
+# --- schemas -----------------------------------------------------------------------------------
+
+
+class Error(Schema):
+    detail: str
+
+
+class QueryErrorOut(Schema):
+    detail: str
+    column: int | None = None
+
+
+class TraceSummary(Schema):
+    trace_id: str
+    root_span_name: str
+    has_root: bool = Field(description="False while the parentless span has not arrived")
+    service_name: str
+    workflow_name: str
+    started_at: datetime
+    ended_at: datetime
+    duration_ms: float
+    span_count: int
+    error_count: int
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    total_cost: float
+    models: list[str]
+    user_id: str
+    session_id: str
+    status: Literal["ok", "error"]
+
+    @staticmethod
+    def resolve_models(trace):
+        return trace.models_used
+
+
+class TraceList(Schema):
+    traces: list[TraceSummary]
+    total: int | None = Field(description="matching traces; null when include_total=false")
+    limit: int
+    offset: int
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last page")
+
+
+class EventOut(Schema):
+    name: str
+    time: datetime
+    time_unix_nano: int
+    attributes: dict
+    dropped_attributes_count: int
+
+
+class LinkOut(Schema):
+    trace_id: str
+    span_id: str
+    trace_state: str
+    flags: int
+    attributes: dict
+    dropped_attributes_count: int
+
+
+class ResourceOut(Schema):
+    attributes: dict
+    dropped_attributes_count: int
+    schema_url: str
+
+
+class ScopeOut(Schema):
+    name: str
+    version: str
+    attributes: dict
+    dropped_attributes_count: int
+    schema_url: str
+
+
+class SpanStatus(Schema):
+    code: Literal["unset", "ok", "error"]
+    message: str
+
+
+class SpanSummary(Schema):
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    name: str
+    kind: Literal["unspecified", "internal", "server", "client", "producer", "consumer"]
+    start_time: datetime
+    end_time: datetime
+    start_time_unix_nano: int
+    end_time_unix_nano: int
+    duration_ms: float
+    status: SpanStatus
+    service_name: str
+    category: str = Field(description="kind of work: llm, tool, agent, retriever, embedding, workflow, ...")
+    model: str
+    response_model: str
+    provider: str
+    operation: str
+    input_tokens: int | None
+    output_tokens: int | None
+    total_tokens: int | None
+    input_cost: float | None
+    output_cost: float | None
+    total_cost: float | None
+    currency: str
+    workflow_name: str
+    module_name: str
+    module_type: str
+    tool_name: str
+    agent_name: str
+    user_id: str
+    session_id: str
+
+    @staticmethod
+    def resolve_trace_id(span):
+        return span.trace.trace_id
+
+    @staticmethod
+    def resolve_kind(span):
+        return SpanKind(span.kind).label if span.kind in SpanKind.values else "unspecified"
+
+    @staticmethod
+    def resolve_start_time(span):
+        return _datetime(span.start_ns)
+
+    @staticmethod
+    def resolve_end_time(span):
+        return _datetime(span.end_ns)
+
+    @staticmethod
+    def resolve_start_time_unix_nano(span):
+        return span.start_ns
+
+    @staticmethod
+    def resolve_end_time_unix_nano(span):
+        return span.end_ns
+
+    @staticmethod
+    def resolve_status(span):
+        code = StatusCode(span.status_code).label if span.status_code in StatusCode.values else "unset"
+        return {"code": code, "message": span.status_message}
+
+
+class SpanOut(SpanSummary):
+    trace_state: str
+    flags: int
+    attributes: dict
+    dropped_attributes_count: int
+    dropped_events_count: int
+    dropped_links_count: int
+    events: list[EventOut]
+    links: list[LinkOut]
+    resource: ResourceOut
+    scope: ScopeOut
+
+    @staticmethod
+    def resolve_events(span):
+        return [
+            {
+                "name": event.name,
+                "time": _datetime(event.time_ns),
+                "time_unix_nano": event.time_ns,
+                "attributes": event.attributes,
+                "dropped_attributes_count": event.dropped_attributes_count,
+            }
+            for event in span.events.all()
+        ]
+
+    @staticmethod
+    def resolve_links(span):
+        return [
+            {
+                "trace_id": link.linked_trace_id,
+                "span_id": link.linked_span_id,
+                "trace_state": link.trace_state,
+                "flags": link.flags,
+                "attributes": link.attributes,
+                "dropped_attributes_count": link.dropped_attributes_count,
+            }
+            for link in span.links.all()
+        ]
+
+
+class SpanSearchItem(SpanSummary):
+    attributes: dict | None = Field(None, description="only with include_attributes=true")
+
+    @staticmethod
+    def resolve_attributes(span):
+        # Deferred unless asked for: a prompt attribute alone can be a megabyte.
+        return span.attributes if span.with_attributes else None
+
+
+class SpanList(Schema):
+    spans: list[SpanSearchItem]
+    next_cursor: str | None
+
+
+class TraceDetail(TraceSummary):
+    spans: list[SpanOut]
+
+    @staticmethod
+    def resolve_spans(trace):
+        return trace.spans.for_display().order_by("start_ns", "id")
+
+
+class TreeNode(Schema):
+    span: SpanSummary
+    orphan: bool = Field(description="the span's parent never arrived")
+    depth: int
+    subtree_spans: int
+    subtree_errors: int
+    subtree_tokens: int
+    subtree_cost: float
+    children: list["TreeNode"]
+
+
+class TraceTree(Schema):
+    trace: TraceSummary
+    roots: list[TreeNode]
+
+
+class ModelStats(Schema):
+    model: str
+    calls: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    cost: float
+    avg_duration_ms: float
+
+
+class WorkflowStats(Schema):
+    workflow: str
+    traces: int
+    errors: int
+    avg_duration_ms: float | None
+    total_tokens: int
+    cost: float
+
+
+class ServiceStats(Schema):
+    service: str
+    traces: int
+    errors: int
+    avg_duration_ms: float | None
+    total_tokens: int
+    cost: float
+
+
+class SeriesPoint(Schema):
+    start: datetime
+    traces: int
+    errors: int
+    total_tokens: int
+    cost: float
+    p50_duration_ms: float | None
+    p95_duration_ms: float | None
+
+
+class Series(Schema):
+    bucket_seconds: int | None
+    points: list[SeriesPoint]
+
+
+class StatsOut(Schema):
+    start: datetime | None
+    end: datetime | None
+    total_traces: int
+    traces_with_errors: int
+    error_rate: float = Field(description="traces with errors / traces, a fraction")
+    total_spans: int
+    error_spans: int
+    avg_duration_ms: float | None
+    p50_duration_ms: float | None
+    p95_duration_ms: float | None
+    p99_duration_ms: float | None
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    total_cost: float
+    by_model: list[ModelStats]
+    by_workflow: list[WorkflowStats]
+    by_service: list[ServiceStats]
+    series: Series
+
+
+class TraceFilters(Schema):
+    q: str | None = Field(None, description="query language, e.g. duration:>2s AND model:gpt-4o")
+    service: str | None = None
+    workflow: str | None = None
+    model: str | None = None
+    status: Literal["ok", "error"] | None = None
+    min_duration_ms: float | None = Field(None, ge=0)
+    max_duration_ms: float | None = Field(None, ge=0)
+    start: str | None = Field(None, description="ISO-8601, or relative to now: 15m, 1h, 7d")
+    end: str | None = Field(None, description="ISO-8601, or relative to now: 15m, 1h, 7d")
+    user_id: str | None = None
+    session_id: str | None = None
+    trace_id: str | None = Field(None, description="trace id prefix")
+    # The first msgtrace API's names, still understood.
+    service_name: str | None = Field(None, description="same as service")
+    workflow_name: str | None = Field(None, description="same as workflow")
+    has_errors: bool | None = Field(None, description="true: status=error; false: status=ok")
+
+    def apply(self, traces, default_start=None):
+        status = self.status
+        if status is None and self.has_errors is not None:
+            status = "error" if self.has_errors else "ok"
+        return traces.search(
+            q=self.q,
+            service=self.service or self.service_name,
+            workflow=self.workflow or self.workflow_name,
+            model=self.model,
+            status=status,
+            min_duration_ms=self.min_duration_ms,
+            max_duration_ms=self.max_duration_ms,
+            start=_moment(self.start, "start") or default_start,
+            end=_moment(self.end, "end"),
+            user_id=self.user_id,
+            session_id=self.session_id,
+            trace_id=self.trace_id,
+        )
+
+
+class InvalidParameter(ValueError):
+    """A parameter that validates as a type but not as a value: answered 422."""
+
+
+def _moment(text, name):
+    if not text:
+        return None
+    try:
+        return parse_moment(text)
+    except ValueError as exc:
+        raise InvalidParameter(f"{name}: {exc}") from None
+
+
+def _datetime(ns):
+    return datetime.fromtimestamp(ns // 1_000_000_000, timezone.utc).replace(microsecond=(ns // 1000) % 1_000_000)
+
+
+def _trace_or_404(trace_id):
+    return Trace.objects.filter(trace_id=trace_id.lower()).first()
+
+
+# --- endpoints ---------------------------------------------------------------------------------
+
+
+@router.get("/traces", response={200: TraceList, 400: QueryErrorOut, 422: Error})
+def list_traces(
+    request,
+    filters: Query[TraceFilters],
+    sort: SortField = "-start_time",
+    limit: int = Query(50, ge=1, le=1000),
+    cursor: str | None = None,
+    offset: int = Query(0, ge=0, description="the first API's paging; prefer cursor"),
+    include_total: bool = True,
+):
+    """Trace summaries, newest first by default. Page with `next_cursor` (stable while traces arrive)
+    or, as the first msgtrace API did, with `offset`."""
+    traces = filters.apply(Trace.objects.all())
+    total = traces.count() if include_total else None
+    ordered = traces.sorted_by(sort)
+    field = ordered.query.order_by[0].lstrip("-")
+    if offset and not cursor:
+        rows = list(ordered[offset : offset + limit + 1])
+        next_cursor = encode_cursor(getattr(rows[limit - 1], field), rows[limit - 1].pk) if len(rows) > limit else None
+        rows = rows[:limit]
+    else:
+        rows, next_cursor = page(ordered, field, sort.startswith("-"), cursor, limit)
+    return {"traces": rows, "total": total, "limit": limit, "offset": offset, "next_cursor": next_cursor}
+
+
+@router.get("/traces/export", response={200: None, 400: QueryErrorOut, 422: Error}, url_name="traces-export")
+def export_trace_summaries(
+    request, filters: Query[TraceFilters], format: Literal["csv", "jsonl"] = "jsonl", sort: SortField = "-start_time"
+):
+    """Every matching trace summary, streamed as CSV or JSON lines without loading them all in memory."""
+    traces = filters.apply(Trace.objects.all()).sorted_by(sort)
+    rows = (TraceSummary.from_orm(trace).model_dump() for trace in traces.iterator(chunk_size=2000))
+    if format == "csv":
+        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="traces.csv"'
+    else:
+        response = StreamingHttpResponse(
+            (json.dumps(row, default=str) + "\n" for row in rows), content_type="application/x-ndjson"
+        )
+        response["Content-Disposition"] = 'attachment; filename="traces.jsonl"'
+    return response
+
+
+@router.post("/traces/export", include_in_schema=False)
+def ingest(request):
+    """The path msgtrace-sdk and msgflux export OTLP to, shared with the GET above."""
+    return export_traces(request)
+
+
+def _csv_lines(rows):
+    buffer = io.StringIO()
+    writer = None
+    for row in rows:
+        row["models"] = ";".join(row["models"])
+        if writer is None:
+            writer = csv.DictWriter(buffer, fieldnames=list(row))
+            writer.writeheader()
+        writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if writer is None:
+        yield ",".join(TraceSummary.model_fields) + "\r\n"
+
+
+@router.get("/traces/{trace_id}", response={200: TraceDetail, 404: Error})
+def get_trace(request, trace_id: str):
+    """A trace's summary and every span, in start order, with attributes, events, links, resource and scope."""
+    trace = _trace_or_404(trace_id)
+    if trace is None:
+        return Status(404, {"detail": f"no trace {trace_id}"})
+    return trace
+
+
+@router.get("/traces/{trace_id}/tree", response={200: TraceTree, 404: Error})
+def get_trace_tree(request, trace_id: str):
+    """The nested span tree; spans whose parent never arrived sit at the top level, flagged as orphans."""
+    trace = _trace_or_404(trace_id)
+    if trace is None:
+        return Status(404, {"detail": f"no trace {trace_id}"})
+    spans = list(trace.spans.select_related("trace").order_by("start_ns", "id"))
+    roots = span_tree.build(spans)
+    return {"trace": trace, "roots": [_node(node) for node in roots]}
+
+
+def _node(node):
+    return {
+        "span": node.span,
+        "orphan": node.orphan,
+        "depth": node.depth,
+        "subtree_spans": node.subtree_spans,
+        "subtree_errors": node.subtree_errors,
+        "subtree_tokens": node.subtree_tokens,
+        "subtree_cost": node.subtree_cost,
+        "children": [_node(child) for child in node.children],
+    }
+
+
+@router.get("/traces/{trace_id}/export", response={200: dict, 404: Error})
+def export_trace(request, trace_id: str):
+    """The trace as OTLP/JSON: posted to /v1/traces of an empty msgtrace, it recreates the same trace."""
+    trace = _trace_or_404(trace_id)
+    if trace is None:
+        return Status(404, {"detail": f"no trace {trace_id}"})
+    return otlp_json(trace.spans.for_display().order_by("start_ns", "id"))
+
+
+@router.delete("/traces/{trace_id}", response={204: None, 404: Error})
+def delete_trace(request, trace_id: str):
+    """Removes the trace with its spans, events and links."""
+    deleted = Trace.objects.filter(trace_id=trace_id.lower()).delete_with_spans()
+    if not deleted:
+        return Status(404, {"detail": f"no trace {trace_id}"})
+    return Status(204, None)
+
+
+@router.get("/spans", response={200: SpanList, 400: QueryErrorOut, 422: Error})
+def list_spans(
+    request,
+    q: str | None = Query(None, description="query language, e.g. kind:llm AND model:gpt-4o AND duration:>2s"),
+    start: str | None = None,
+    end: str | None = None,
+    trace_id: str | None = None,
+    limit: int = Query(50, ge=1, le=1000),
+    cursor: str | None = None,
+    include_attributes: bool = False,
+):
+    """Spans across traces, newest first."""
+    spans = Span.objects.matching(q).between(_moment(start, "start"), _moment(end, "end")).select_related("trace")
+    if trace_id:
+        spans = spans.filter(trace__trace_id=trace_id.lower())
+    if not include_attributes:
+        spans = spans.defer("attributes")
+    rows, next_cursor = page(spans.order_by("-start_ns", "-id"), "start_ns", True, cursor, limit)
+    for span in rows:
+        span.with_attributes = include_attributes
+    return {"spans": rows, "next_cursor": next_cursor}
+
+
+@router.get("/stats", response={200: StatsOut, 400: QueryErrorOut, 422: Error})
+def get_stats(
+    request,
+    filters: Query[TraceFilters],
+    window: Literal["1h", "24h", "7d", "30d", "all"] = Query("24h", description="ignored when start is given"),
+):
+    """Totals, latency percentiles, breakdowns by model, workflow and service, and a time series."""
+    now = datetime.now(timezone.utc)
+    start = _moment(filters.start, "start") or window_start(window, now)
+    traces = filters.apply(Trace.objects.all(), default_start=start)
+    return trace_stats.summarize(traces, start, _moment(filters.end, "end") or now)

@@ -1,0 +1,173 @@
+"""Figures over a set of traces: totals, latency percentiles, breakdowns and a time series.
+
+Percentiles are nearest-rank, computed in the database with window functions, which SQLite and
+PostgreSQL both have, so neither loads the traces into Python."""
+
+from datetime import datetime, timedelta, timezone
+
+from django.db import connection
+from django.db.models import Avg, Count, Max, Min, Q, Sum
+
+from traces.models import Span
+
+# Bucket widths for the time series, chosen so that a window has at most about 60 points.
+BUCKETS = [60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400]
+_NS = 1_000_000_000
+
+
+def bucket_seconds_for(span_seconds):
+    for seconds in BUCKETS:
+        if span_seconds / seconds <= 60:
+            return seconds
+    return BUCKETS[-1]
+
+
+def _percentile_rows(traces, origin_ns, bucket_ns):
+    """[(bucket, traces, errors, tokens, cost, p50, p95, p99)] grouped by bucket (0 when bucket_ns is None)."""
+    inner, params = (
+        traces.order_by().values("start_ns", "duration_ms", "status", "total_tokens", "total_cost").query.sql_with_params()
+    )
+    bucket = "(start_ns - %s) / %s" if bucket_ns else "0"
+    bucket_params = [origin_ns, bucket_ns] if bucket_ns else []
+    sql = f"""
+        SELECT bucket, COUNT(*), SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END), SUM(total_tokens),
+               SUM(total_cost), MIN(CASE WHEN rn >= 0.50 * n THEN duration_ms END),
+               MIN(CASE WHEN rn >= 0.95 * n THEN duration_ms END), MIN(CASE WHEN rn >= 0.99 * n THEN duration_ms END)
+        FROM (
+            SELECT bucket, status, total_tokens, total_cost, duration_ms,
+                   ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY duration_ms) AS rn,
+                   COUNT(*) OVER (PARTITION BY bucket) AS n
+            FROM (SELECT {bucket} AS bucket, status, total_tokens, total_cost, duration_ms FROM ({inner}) AS t) AS b
+        ) AS ranked
+        GROUP BY bucket ORDER BY bucket
+    """  # noqa: S608 - every value is a parameter
+    with connection.cursor() as cursor:
+        cursor.execute(sql, bucket_params + list(params))
+        return cursor.fetchall()
+
+
+def summarize(traces, start=None, end=None):
+    """Everything the stats endpoint and the dashboard show, for traces already filtered to the window."""
+    totals = traces.aggregate(
+        traces=Count("pk"),
+        errors=Count("pk", filter=Q(status="error")),
+        spans=Sum("span_count"),
+        error_spans=Sum("error_count"),
+        avg_duration=Avg("duration_ms"),
+        input_tokens=Sum("input_tokens"),
+        output_tokens=Sum("output_tokens"),
+        total_tokens=Sum("total_tokens"),
+        cost=Sum("total_cost"),
+    )
+    count = totals["traces"]
+    percentiles = _percentile_rows(traces, 0, None) if count else []
+    p50, p95, p99 = percentiles[0][5:8] if percentiles else (None, None, None)
+    return {
+        "start": start,
+        "end": end,
+        "total_traces": count,
+        "traces_with_errors": totals["errors"],
+        "error_rate": (totals["errors"] / count) if count else 0.0,
+        "total_spans": totals["spans"] or 0,
+        "error_spans": totals["error_spans"] or 0,
+        "avg_duration_ms": totals["avg_duration"],
+        "p50_duration_ms": p50,
+        "p95_duration_ms": p95,
+        "p99_duration_ms": p99,
+        "input_tokens": totals["input_tokens"] or 0,
+        "output_tokens": totals["output_tokens"] or 0,
+        "total_tokens": totals["total_tokens"] or 0,
+        "total_cost": totals["cost"] or 0.0,
+        "by_model": by_model(traces),
+        "by_workflow": _breakdown(traces, "workflow_name", "workflow"),
+        "by_service": _breakdown(traces, "service_name", "service"),
+        "series": series(traces, start, end) if count else {"bucket_seconds": None, "points": []},
+    }
+
+
+def by_model(traces):
+    rows = (
+        Span.objects.filter(trace__in=traces.order_by().values("pk"))
+        .exclude(model="")
+        .values("model")
+        .annotate(
+            calls=Count("pk"),
+            errors=Count("pk", filter=Q(status_code=2)),
+            input_tokens=Sum("input_tokens"),
+            output_tokens=Sum("output_tokens"),
+            total_tokens=Sum("total_tokens"),
+            cost=Sum("total_cost"),
+            avg_duration_ns=Avg("duration_ns"),
+        )
+        .order_by("-calls", "model")
+    )
+    return [
+        {
+            "model": row["model"],
+            "calls": row["calls"],
+            "errors": row["errors"],
+            "input_tokens": row["input_tokens"] or 0,
+            "output_tokens": row["output_tokens"] or 0,
+            "total_tokens": row["total_tokens"] or 0,
+            "cost": row["cost"] or 0.0,
+            "avg_duration_ms": (row["avg_duration_ns"] or 0) / 1e6,
+        }
+        for row in rows
+    ]
+
+
+def _breakdown(traces, field, label, limit=50):
+    rows = (
+        traces.order_by()
+        .values(field)
+        .annotate(
+            traces=Count("pk"),
+            errors=Count("pk", filter=Q(status="error")),
+            avg_duration_ms=Avg("duration_ms"),
+            total_tokens=Sum("total_tokens"),
+            cost=Sum("total_cost"),
+        )
+        .order_by("-traces", field)[:limit]
+    )
+    return [
+        {
+            label: row[field],
+            "traces": row["traces"],
+            "errors": row["errors"],
+            "avg_duration_ms": row["avg_duration_ms"],
+            "total_tokens": row["total_tokens"] or 0,
+            "cost": row["cost"] or 0.0,
+        }
+        for row in rows
+    ]
+
+
+def series(traces, start=None, end=None):
+    """Bucketed counts, errors, p50/p95 duration, tokens and cost, with empty buckets filled in."""
+    if start is None or end is None:
+        bounds = traces.order_by().aggregate(low=Min("start_ns"), high=Max("start_ns"))
+        start = start or _datetime(bounds["low"])
+        end = end or _datetime(bounds["high"]) + timedelta(seconds=1)
+    seconds = bucket_seconds_for(max(1.0, (end - start).total_seconds()))
+    origin = int(start.timestamp()) // seconds * seconds  # buckets aligned to the clock, not to "now"
+    rows = {row[0]: row for row in _percentile_rows(traces, origin * _NS, seconds * _NS)}
+    points = []
+    last = int((end.timestamp() - origin) // seconds)
+    for index in range(0, last + 1):
+        row = rows.get(index)
+        points.append(
+            {
+                "start": datetime.fromtimestamp(origin + index * seconds, timezone.utc),
+                "traces": row[1] if row else 0,
+                "errors": row[2] if row else 0,
+                "total_tokens": (row[3] or 0) if row else 0,
+                "cost": (row[4] or 0.0) if row else 0.0,
+                "p50_duration_ms": row[5] if row else None,
+                "p95_duration_ms": row[6] if row else None,
+            }
+        )
+    return {"bucket_seconds": seconds, "points": points}
+
+
+def _datetime(ns):
+    return datetime.fromtimestamp((ns or 0) / _NS, timezone.utc)
