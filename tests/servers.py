@@ -91,7 +91,7 @@ def gunicorn(tmp_path, workers=2, extra_env=None):
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "msgtrace.wsgi", "--workers", str(workers),
-                 "--bind", f"127.0.0.1:{port}", "--timeout", "120"],
+                 "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--no-control-socket"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
             try:

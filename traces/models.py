@@ -78,15 +78,15 @@ class TraceQuerySet(models.QuerySet):
         traces = self.matching(q).between(start, end)
         exact = {"service_name": service, "workflow_name": workflow, "status": status, "user_id": user_id,
                  "session_id": session_id}  # fmt: skip
-        traces = traces.filter(**{field: value for field, value in exact.items() if value not in (None, "")})
+        traces = traces.filter(**{field: stored_text(value) for field, value in exact.items() if value})
         if model:
-            traces = traces.using_model(model)
+            traces = traces.using_model(stored_text(model))
         if min_duration_ms is not None:
             traces = traces.filter(duration_ms__gte=min_duration_ms)
         if max_duration_ms is not None:
             traces = traces.filter(duration_ms__lte=max_duration_ms)
         if trace_id:
-            traces = traces.filter(trace_id__startswith=trace_id.strip().lower())
+            traces = traces.filter(trace_id__startswith=stored_text(trace_id.strip().lower()))
         return traces
 
     def sorted_by(self, sort="-start_time"):
@@ -130,6 +130,11 @@ class SpanQuerySet(models.QuerySet):
     def for_display(self):
         """Everything a span's full view shows, in four queries however many spans there are."""
         return self.select_related("trace", "resource", "scope").prefetch_related("events", "links")
+
+
+def stored_text(value):
+    """Text as ingest stores it: NUL, which PostgreSQL cannot hold, becomes U+FFFD."""
+    return value.replace("\x00", "\ufffd")
 
 
 def _ns(moment):
@@ -263,11 +268,10 @@ class Span(models.Model):
             # Makes a retried export idempotent, and serves every "spans of this trace" read.
             models.UniqueConstraint(fields=["trace", "span_id"], name="span_unique_in_trace"),
         ]
+        # Few indexes on purpose: every one slows the ingest path. A trace's spans are read through
+        # the unique (trace, span_id) index and put in start order in memory.
         indexes = [
-            # The span tree and timeline read a trace's spans in start order.
-            models.Index(fields=["trace", "start_ns"], name="span_trace_start"),
-            # Span search: every LLM span of one model, newest first.
-            models.Index(fields=["model", "start_ns"], name="span_model_start"),
+            # Span search, newest first, usually narrowed to one kind of work (kind:llm).
             models.Index(fields=["category", "start_ns"], name="span_category_start"),
         ]
 

@@ -229,7 +229,25 @@ def _pb_value(value, limit, depth=0):
 
 
 def _pb_attributes(key_values, limit):
-    return {_clip(kv.key, limit): _pb_value(kv.value, limit) for kv in key_values}
+    # The common cases inline: this loop runs for every attribute of every span.
+    short = limit >> 2
+    attributes = {}
+    for kv in key_values:
+        key = kv.key
+        if len(key) > short or "\x00" in key:
+            key = _clip(key, limit)
+        value = kv.value
+        kind = value.WhichOneof("value")
+        if kind == "string_value":
+            text = value.string_value
+            attributes[key] = _clip(text, limit) if len(text) > short or "\x00" in text else text
+        elif kind == "int_value":
+            attributes[key] = value.int_value
+        elif kind == "bool_value":
+            attributes[key] = value.bool_value
+        else:
+            attributes[key] = _pb_value(value, limit)
+    return attributes
 
 
 def to_any_value(value):
