@@ -12,13 +12,14 @@ from ninja import Field, Query, Router, Schema, Status
 from traces import stats as trace_stats
 from traces import tree as span_tree
 from traces.export import otlp_json
-from traces.models import Span, SpanKind, StatusCode, Trace
+from traces.models import Span, SpanKind, StatusCode, Trace, stored_text
 from traces.pagination import encode_cursor, page
 from traces.timeframe import parse_moment, window_start
 from traces.views import export_traces
 
 router = Router(tags=["traces"])
 
+HEX_DIGITS = set("0123456789abcdef")
 SortField = Literal[
     "start_time", "-start_time", "duration", "-duration", "spans", "-spans", "tokens", "-tokens", "cost", "-cost"
 ]
@@ -368,7 +369,10 @@ def _datetime(ns):
 
 
 def _trace_or_404(trace_id):
-    return Trace.objects.filter(trace_id=trace_id.lower()).first()
+    trace_id = trace_id.lower()
+    if len(trace_id) != 32 or not set(trace_id) <= HEX_DIGITS:
+        return None  # no stored trace has such an id
+    return Trace.objects.filter(trace_id=trace_id).first()
 
 
 # --- endpoints ---------------------------------------------------------------------------------
@@ -484,7 +488,8 @@ def export_trace(request, trace_id: str):
 @router.delete("/traces/{trace_id}", response={204: None, 404: Error})
 def delete_trace(request, trace_id: str):
     """Removes the trace with its spans, events and links."""
-    deleted = Trace.objects.filter(trace_id=trace_id.lower()).delete_with_spans()
+    trace = _trace_or_404(trace_id)
+    deleted = Trace.objects.filter(pk=trace.pk).delete_with_spans() if trace else 0
     if not deleted:
         return Status(404, {"detail": f"no trace {trace_id}"})
     return Status(204, None)
@@ -504,7 +509,7 @@ def list_spans(
     """Spans across traces, newest first."""
     spans = Span.objects.matching(q).between(_moment(start, "start"), _moment(end, "end")).select_related("trace")
     if trace_id:
-        spans = spans.filter(trace__trace_id=trace_id.lower())
+        spans = spans.filter(trace__trace_id=stored_text(trace_id.lower()))
     if not include_attributes:
         spans = spans.defer("attributes")
     rows, next_cursor = page(spans.order_by("-start_ns", "-id"), "start_ns", True, cursor, limit)
