@@ -1,6 +1,7 @@
 """Starts msgtrace the way production does (migrate, then gunicorn) on a database of its own."""
 
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -41,6 +42,11 @@ class Server:
 
     def scalar(self, sql, params=()):
         return self.query(sql, params)[0][0]
+
+    def kill(self):
+        """SIGKILL the master and every worker at once, as a power cut or the OOM killer would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
 
 @contextmanager
@@ -92,14 +98,17 @@ def gunicorn(tmp_path, workers=2, extra_env=None):
             process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "msgtrace.wsgi", "--workers", str(workers),
                  "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--no-control-socket"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
             try:
                 wait_for_port(port, process)
                 server = Server(f"http://127.0.0.1:{port}", env, database)
                 server.log_path = log_path
+                server.process = process
                 yield server
             finally:
+                if process.poll() is not None:
+                    return
                 process.terminate()
                 try:
                     process.wait(timeout=20)
