@@ -3,6 +3,7 @@
 
 import os
 import secrets
+import sys
 import warnings
 from pathlib import Path
 
@@ -42,6 +43,12 @@ MSGTRACE_MAX_BODY_BYTES = env_int("MSGTRACE_MAX_BODY_BYTES", 32 * 1024 * 1024)
 MSGTRACE_MAX_ATTRIBUTE_BYTES = env_int("MSGTRACE_MAX_ATTRIBUTE_BYTES", 1024 * 1024)
 # When set, ingest requests must carry one of these as a bearer token or x-api-key.
 MSGTRACE_INGEST_KEYS = env_list("MSGTRACE_INGEST_KEYS")
+# Traces that started longer ago than this are removed while the server runs (0: keep forever).
+MSGTRACE_RETENTION_DAYS = env_int("MSGTRACE_RETENTION_DAYS", 0)
+# At most this many traces are kept, the oldest removed first (0: no limit).
+MSGTRACE_RETENTION_MAX_TRACES = env_int("MSGTRACE_RETENTION_MAX_TRACES", 0)
+MSGTRACE_RETENTION_INTERVAL_SECONDS = env_int("MSGTRACE_RETENTION_INTERVAL_SECONDS", 300)
+MSGTRACE_WORKERS = env_int("MSGTRACE_WORKERS", 2)
 # FULL survives power loss as well as a killed process; NORMAL only the latter, but is faster.
 MSGTRACE_SQLITE_SYNCHRONOUS = env_str("MSGTRACE_SQLITE_SYNCHRONOUS", "FULL").upper()
 
@@ -84,9 +91,13 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "corsheaders",
+    "template_partials",
+    "ui",
 ]
 
 MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -97,6 +108,20 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
+
+# Browser-based exporters (OpenTelemetry JS in a web page) post from other origins: answer their
+# CORS preflight on the OTLP paths and the API. "*" allows every origin.
+_cors_origins = env_list("MSGTRACE_CORS_ORIGINS")
+CORS_ALLOW_ALL_ORIGINS = _cors_origins == ["*"]
+CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else _cors_origins
+CORS_URLS_REGEX = r"^/(v1/traces|api/v1/.*)?$"
+CORS_ALLOW_HEADERS = ["content-type", "content-encoding", "authorization", "x-api-key", "traceparent"]
+CORS_PREFLIGHT_MAX_AGE = 3600
+
+# Behind a proxy such as nginx that sets X-Forwarded-Proto and X-Forwarded-Host.
+if env_bool("MSGTRACE_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
 
 ROOT_URLCONF = "msgtrace.urls"
 WSGI_APPLICATION = "msgtrace.wsgi.application"
@@ -149,9 +174,16 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("MSGTRACE_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+# Hashed, compressed file names once collectstatic has run (`manage.py start` and the Docker image run
+# it); plain names served from the source folders before that (runserver, tests).
+_HASHED_STATIC = (STATIC_ROOT / "staticfiles.json").exists() or sys.argv[1:2] == ["collectstatic"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if _HASHED_STATIC
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }
 # Serve straight from the app folders when collectstatic has not been run (runserver, tests).
 WHITENOISE_USE_FINDERS = True

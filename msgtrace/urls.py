@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from msgtrace.api import api
@@ -9,10 +9,11 @@ urlpatterns = [
     # OTLP/HTTP: the standard path, the one msgtrace-sdk and msgflux default to, and the bare
     # base URL that msgtrace-sdk posts to when given one.
     path("v1/traces", ingest.export_traces, name="otlp-traces"),
-    path("", ingest.export_traces, name="otlp-root"),
     # POST /api/v1/traces/export (msgtrace-sdk's default) is routed through the API, which shares the path.
     path("api/v1/", api.urls),
     path("docs", RedirectView.as_view(url="/api/v1/docs", permanent=False)),
     path("health", ingest.health, name="health"),
     path("admin/", admin.site.urls),
+    # The pages; "/" also takes OTLP posts (msgtrace-sdk given a bare base URL posts there).
+    path("", include("ui.urls")),
 ]

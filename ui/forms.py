@@ -1,0 +1,160 @@
+"""The pages' query parameters, validated. A form knows what its URL means: the filters for
+TraceQuerySet.search(), the sort and the page; the views only call the query layer with them."""
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django import forms
+from django.urls import reverse
+
+from traces.models import Status, Trace
+from traces.pagination import InvalidCursor, decode_cursor
+from traces.query import QueryError
+from traces.timeframe import WINDOWS, parse_moment
+
+# The list's columns that sort, with the direction a first click sorts them in.
+SORTABLE = {"start_time": "-", "duration": "-", "spans": "-", "tokens": "-", "cost": "-"}
+SORT_CHOICES = [(prefix + field, prefix + field) for field in SORTABLE for prefix in ("", "-")]
+DEFAULT_SORT = "-start_time"
+# Quick picks for the list's "since" box; it also takes any ISO-8601 time.
+START_PRESETS = ["15m", "1h", "24h", "7d", "30d"]
+# Everything that says which traces the list shows, in the order the URL spells them.
+FILTERS = ["q", "status", "service", "workflow", "model", "min_duration_ms", "max_duration_ms", "start"]
+
+
+def _text(placeholder, **attrs):
+    return forms.TextInput(attrs={"placeholder": placeholder, "autocomplete": "off", **attrs})
+
+
+def _number(placeholder):
+    label = f"{placeholder} duration (ms)"
+    return forms.NumberInput(attrs={"placeholder": placeholder, "step": "any", "aria-label": label})
+
+
+class DashboardForm(forms.Form):
+    window = forms.ChoiceField(choices=[(name, name) for name in WINDOWS], required=False)
+
+    def window_name(self):
+        """The chosen window; a missing or unknown one falls back to 24 hours."""
+        return (self.is_valid() and self.cleaned_data["window"]) or "24h"
+
+
+class TraceListForm(forms.Form):
+    q = forms.CharField(required=False, strip=False, max_length=4000, widget=_text(
+        "Search, e.g.  error:true duration:>2s model:gpt-4o*", id="search", type="search",
+        spellcheck="false", autocapitalize="off", **{"aria-label": "Search traces"}))  # fmt: skip
+    status = forms.ChoiceField(choices=[("", "Any")] + list(Status.choices), required=False)
+    service = forms.CharField(required=False, max_length=256, widget=_text("any service"))
+    workflow = forms.CharField(required=False, max_length=256, widget=_text("any workflow"))
+    model = forms.CharField(required=False, max_length=256, widget=_text("any model"))
+    min_duration_ms = forms.FloatField(required=False, min_value=0, label="Min duration (ms)", widget=_number("min"))
+    max_duration_ms = forms.FloatField(required=False, min_value=0, label="Max duration (ms)", widget=_number("max"))
+    start = forms.CharField(required=False, max_length=64, label="Since", widget=_text(
+        "any time", list="start-presets", title="15m, 1h, 24h, 7d, 30d or an ISO-8601 time"))  # fmt: skip
+    sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
+    cursor = forms.CharField(required=False, max_length=512)
+    before = forms.CharField(required=False, max_length=512)
+    # The new-traces poll: how many matching traces started after this moment?
+    new_since = forms.CharField(required=False, max_length=64)
+
+    query_error = None  # the QueryError of an unreadable q, for the caret under its column
+
+    @property
+    def query_caret(self):
+        """Spaces up to the error's column: printed under the query in a monospace font, then ^."""
+        return " " * max(0, self.query_error.column - 1) if self.query_error else ""
+
+    def clean_q(self):
+        q = self.cleaned_data["q"]  # not stripped: error columns count from what was typed
+        try:
+            Trace.objects.matching(q)  # compiles the query, which is where its errors surface
+        except QueryError as error:
+            self.query_error = error
+            raise forms.ValidationError(error.message) from None
+        return q
+
+    def clean_start(self):
+        text = self.cleaned_data["start"].strip()
+        if text:
+            try:
+                parse_moment(text)
+            except ValueError as error:
+                raise forms.ValidationError(str(error)) from None
+        return text
+
+    def clean_new_since(self):
+        text = self.cleaned_data["new_since"].strip()
+        try:
+            return parse_moment(text) if text else None
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+    def _clean_cursor(self, name):
+        cursor = self.cleaned_data[name].strip()
+        if cursor:
+            try:
+                decode_cursor(cursor)
+            except InvalidCursor as error:
+                raise forms.ValidationError(f"{error}: start again from the first page") from None
+        return cursor
+
+    def clean_cursor(self):
+        return self._clean_cursor("cursor")
+
+    def clean_before(self):
+        return self._clean_cursor("before")
+
+    def clean_sort(self):
+        return self.cleaned_data["sort"] or DEFAULT_SORT
+
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("min_duration_ms"), data.get("max_duration_ms")
+        if low is not None and high is not None and low > high:
+            self.add_error("max_duration_ms", "must not be less than the minimum")
+        return data
+
+    # --- what the URL means --------------------------------------------------------------------
+
+    def search(self):
+        """Keyword arguments for TraceQuerySet.search()."""
+        data = self.cleaned_data
+        return {
+            "q": data["q"],
+            "status": data["status"],
+            "service": data["service"].strip(),
+            "workflow": data["workflow"].strip(),
+            "model": data["model"].strip(),
+            "min_duration_ms": data["min_duration_ms"],
+            "max_duration_ms": data["max_duration_ms"],
+            "start": parse_moment(data["start"]) if data["start"] else None,
+        }
+
+    def traces(self):
+        return Trace.objects.search(**self.search())
+
+    def new_traces(self):
+        """The matching traces that started after new_since (microsecond precision, as stored)."""
+        return self.traces().between(self.cleaned_data["new_since"] + timedelta(microseconds=1))
+
+    def filter_errors(self):
+        """(label, messages) of the invalid fields other than q, whose error is shown under the query."""
+        return [(self[name].label if name in self.fields else "Filters", errors)
+                for name, errors in self.errors.items() if name != "q"]  # fmt: skip
+
+    def is_filtered(self):
+        return any(self.params().get(name) for name in FILTERS)
+
+    def params(self):
+        """The parameters as given, blank ones left out (an invalid form keeps what was typed)."""
+        data = self.data
+        names = FILTERS + ["sort", "cursor", "before"]
+        return {name: data.get(name) for name in names if data.get(name, "").strip()}
+
+    def url(self, **changes):
+        """This list's URL with some parameters changed (None removes one); the default sort is left out."""
+        params = self.params() | changes
+        if params.get("sort") == DEFAULT_SORT:
+            params["sort"] = None
+        query = urlencode({name: value for name, value in params.items() if value not in (None, "")})
+        return reverse("traces") + ("?" + query if query else "")

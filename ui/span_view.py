@@ -1,0 +1,376 @@
+"""One span as the span panel shows it: every value made readable, in Python, so the template only loops.
+
+Attribute values keep their OTLP types in storage (see traces.otlp): bytes tagged {"$bytes": ...},
+doubles JSON cannot hold tagged {"$double": ...}, and JSON often hides inside strings. `Value` turns
+each into text with a kind (for styling) and, when long, a preview to show while it is collapsed.
+"""
+
+import base64
+import binascii
+import json
+import re
+
+from django.urls import reverse
+
+from traces import semconv
+from traces.models import Category, Span, SpanKind, StatusCode, Trace
+from traces.semconv import USAGE_CATEGORIES
+from ui.timeline import PALETTE
+
+# Past these a value is collapsed behind its first characters or lines.
+SHORT = (320, 10)  # attribute tables
+LONG = (2400, 40)  # prompts, completions and messages
+_DATA_URL = re.compile(r"data:([\w.+-]+/[\w.+-]+);base64,([A-Za-z0-9+/=]{256,})")
+ROLES = {
+    "system": "system", "developer": "system", "user": "user", "human": "user", "assistant": "assistant",
+    "ai": "assistant", "model": "assistant", "tool": "tool", "function": "tool", "ipython": "tool",
+}  # fmt: skip
+
+
+class Value:
+    """Display text of one value: kind is text, json, number, bool, bytes or null; preview is set
+    (the first lines or characters) when the text is long enough to be collapsed."""
+
+    __slots__ = ("kind", "text", "preview", "size")
+
+    def __init__(self, kind, text, limits=SHORT):
+        self.kind, self.text = kind, text
+        self.preview, self.size = None, ""
+        chars, lines = limits
+        if len(text) > chars or text.count("\n") >= lines:
+            head = "\n".join(text.split("\n", lines // 2)[: lines // 2])[: chars // 2]
+            self.preview = head
+            self.size = f"{len(text):,} characters" if "\n" not in text else f"{text.count(chr(10)) + 1:,} lines"
+
+    def __str__(self):
+        return self.text
+
+
+def _bytes_text(tagged):
+    encoded = tagged.get("$bytes") or ""
+    try:
+        size = len(base64.b64decode(encoded))
+    except (binascii.Error, ValueError):
+        size = len(encoded) * 3 // 4
+    size = tagged.get("$truncated_from") or size
+    return f"bytes ({size:,}) {encoded[:48]}{'…' if len(encoded) > 48 else ''}"
+
+
+def _is_bytes(value):
+    return isinstance(value, dict) and "$bytes" in value and set(value) <= {"$bytes", "$truncated_from"}
+
+
+def _is_double(value):
+    return isinstance(value, dict) and set(value) == {"$double"}
+
+
+def _untag(value):
+    """Tagged values inside lists and maps -> what json.dumps should print for them."""
+    if _is_bytes(value):
+        return _bytes_text(value)
+    if _is_double(value):
+        try:
+            return float(value["$double"])  # dumps prints NaN, Infinity, 1e+16 as they are
+        except (TypeError, ValueError):
+            return value["$double"]
+    if isinstance(value, dict):
+        return {str(k): _untag(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_untag(v) for v in value]
+    return value
+
+
+def json_in(text):
+    """The list or object a string holds as JSON, else None."""
+    if not isinstance(text, str):
+        return None
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "[{":
+        return None
+    try:
+        parsed = json.loads(stripped)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, (list, dict)) else None
+
+
+def pretty(value):
+    return json.dumps(_untag(value), indent=2, ensure_ascii=False)
+
+
+def display(raw, limits=SHORT):
+    """Any stored value (attribute, event attribute, message part) -> Value."""
+    if raw is None:
+        return Value("null", "null", limits)
+    if isinstance(raw, bool):
+        return Value("bool", "true" if raw else "false", limits)
+    if isinstance(raw, (int, float)):
+        return Value("number", repr(raw), limits)
+    if _is_bytes(raw):
+        return Value("bytes", _bytes_text(raw), limits)
+    if _is_double(raw):
+        return Value("number", str(raw["$double"]), limits)
+    if isinstance(raw, (list, dict)):
+        return Value("json", pretty(raw), limits)
+    text = str(raw)
+    parsed = json_in(text)
+    if parsed is not None:
+        return Value("json", pretty(parsed), limits)
+    return Value("text", text, limits)
+
+
+def attribute_rows(attributes):
+    """[(key, Value)] sorted by key, so that each convention's keys sit together."""
+    if not isinstance(attributes, dict):
+        return []
+    return [(key, display(attributes[key])) for key in sorted(attributes)]
+
+
+# --- prompt and completion ------------------------------------------------------------------------
+
+
+def _elide_data_urls(text):
+    def replace(match):
+        size = len(match.group(2)) * 3 // 4
+        return f"data:{match.group(1)};base64,…[{size / 1024:,.0f} KB of base64 left out here; see the attribute]"
+
+    return _DATA_URL.sub(replace, text)
+
+
+class ToolCall:
+    __slots__ = ("name", "call_id", "arguments", "result")
+
+    def __init__(self, name, call_id, arguments=None, result=None):
+        self.name = "" if name is None else str(name)
+        self.call_id = "" if call_id is None else str(call_id)
+        self.arguments = None if arguments is None else display(arguments, LONG)
+        self.result = None if result is None else display(result, LONG)
+
+
+class Message:
+    __slots__ = ("role", "role_class", "content", "tool_calls", "tool_responses", "finish_reason")
+
+    def __init__(self, message):
+        self.role = message.get("role") or "message"
+        self.role_class = ROLES.get(self.role.lower(), "other")
+        content = message.get("content") or ""
+        self.content = display(_elide_data_urls(content), LONG) if content else None
+        self.tool_calls = [
+            ToolCall(call.get("name"), call.get("id"), call.get("arguments")) for call in message.get("tool_calls", [])
+        ]
+        self.tool_responses = [
+            ToolCall("", r.get("id"), result=r.get("response")) for r in message.get("tool_responses", [])
+        ]
+        reason = message.get("finish_reason") or ""
+        self.finish_reason = reason if isinstance(reason, str) else json.dumps(reason)
+
+
+class Content:
+    """A prompt or a completion: a conversation (messages) or plain text, and where it was read from."""
+
+    __slots__ = ("messages", "text", "source")
+
+    def __init__(self, content):
+        self.messages = [Message(m) for m in content.get("messages") or []]
+        text = content.get("text")
+        self.text = display(_elide_data_urls(text), LONG) if text else None
+        self.source = content.get("source", "")
+
+    @classmethod
+    def of(cls, content):
+        if not content or not (content.get("messages") or content.get("text")):
+            return None
+        return cls(content)
+
+
+def _indexed_json(attributes, key):
+    value = attributes.get(key)
+    parsed = json_in(value) if isinstance(value, str) else value
+    if isinstance(parsed, dict):
+        parsed = [parsed]
+    return [item for item in parsed if isinstance(item, dict)] if isinstance(parsed, list) else []
+
+
+def tool_calls(span, attributes):
+    """Tool calls this span made or ran, with their arguments and results.
+
+    A tool span (msgtrace-sdk, OTel GenAI) carries its own call: gen_ai.tool.call.arguments and
+    gen_ai.tool.response (msgtrace-sdk) or gen_ai.tool.call.result (OTel GenAI). An LLM span from msgtrace-sdk lists the calls it asked for in tool.callings
+    and, on the next turn, their results in tool.responses (matched by id)."""
+    calls = []
+    arguments = attributes.get("gen_ai.tool.call.arguments")
+    result = attributes.get("gen_ai.tool.response", attributes.get("gen_ai.tool.call.result"))
+    if arguments is not None or result is not None:
+        calls.append(ToolCall(span.tool_name or attributes.get("gen_ai.tool.name"),
+                              attributes.get("gen_ai.tool.call.id"), arguments, result))  # fmt: skip
+    responses = {}
+    for item in _indexed_json(attributes, "tool.responses"):
+        responses.setdefault(str(item.get("id", "")), item)
+    for item in _indexed_json(attributes, "tool.callings"):
+        function = item.get("function") if isinstance(item.get("function"), dict) else {}
+        call_id = str(item.get("id", ""))
+        response = responses.pop(call_id, None)
+        calls.append(ToolCall(item.get("name", function.get("name")), call_id,
+                              item.get("arguments", function.get("arguments")), _response_of(response)))  # fmt: skip
+    for call_id, response in responses.items():
+        calls.append(ToolCall(response.get("name", ""), call_id, result=_response_of(response)))
+    return calls
+
+
+def _response_of(item):
+    if item is None:
+        return None
+    for key in ("content", "response", "result", "output"):
+        if key in item:
+            return item[key]
+    return item
+
+
+# --- the LLM call ---------------------------------------------------------------------------------
+
+
+class LlmFacts:
+    __slots__ = ("span", "parameters", "finish_reasons", "response_id")
+
+    def __init__(self, span, attributes):
+        self.span = span
+        self.parameters = [
+            (key.removeprefix("gen_ai.request."), display(attributes[key]))
+            for key in sorted(attributes)
+            if key.startswith("gen_ai.request.") and key != "gen_ai.request.model"
+        ]
+        invocation = json_in(attributes.get("llm.invocation_parameters"))  # OpenInference
+        if isinstance(invocation, dict):
+            self.parameters += [(key, display(invocation[key])) for key in sorted(invocation)]
+        reasons = attributes.get("gen_ai.response.finish_reasons")
+        self.finish_reasons = ", ".join(map(str, reasons)) if isinstance(reasons, list) else str(reasons or "")
+        self.response_id = str(attributes.get("gen_ai.response.id") or "")
+
+    @property
+    def currency(self):
+        return self.span.currency or "USD"
+
+    @property
+    def priced(self):
+        span = self.span
+        return span.input_cost is not None or span.output_cost is not None or span.total_cost is not None
+
+
+# --- events and links -------------------------------------------------------------------------------
+
+
+class EventView:
+    """An event placed on its span's own time axis (x: a CSS percentage); an `exception` event's type,
+    message and stack trace come apart from its other attributes."""
+
+    __slots__ = ("name", "offset_ns", "x", "attributes", "exception")
+
+    def __init__(self, event, span):
+        attributes = event.attributes if isinstance(event.attributes, dict) else {}
+        self.name = event.name
+        self.offset_ns = event.time_ns - span.start_ns
+        duration = max(span.duration_ns, 1)
+        self.x = f"{min(max(self.offset_ns / duration * 100, 0), 100):.2f}"
+        self.exception = None
+        if event.name == "exception":
+            self.exception = {
+                "type": str(attributes.get("exception.type", "")),
+                "message": str(attributes.get("exception.message", "")),
+                "stacktrace": str(attributes.get("exception.stacktrace", "")),
+            }
+            attributes = {k: v for k, v in attributes.items() if k not in
+                          ("exception.type", "exception.message", "exception.stacktrace")}  # fmt: skip
+        self.attributes = attribute_rows(attributes)
+
+    @property
+    def is_error(self):
+        return self.exception is not None or self.name.endswith(".error")
+
+
+class LinkView:
+    __slots__ = ("trace_id", "span_id", "known", "attributes", "trace_state")
+
+    def __init__(self, link, known):
+        self.trace_id, self.span_id = link.linked_trace_id, link.linked_span_id
+        self.known = known  # the linked trace is stored here, so it can be a link
+        self.trace_state = link.trace_state
+        self.attributes = attribute_rows(link.attributes)
+
+
+# --- the whole panel ---------------------------------------------------------------------------------
+
+
+class SpanPanel:
+    """Everything the span panel shows, built from a span loaded with SpanQuerySet.for_display()."""
+
+    def __init__(self, span, parent_name=None, known_traces=(), view="timeline"):
+        attributes = span.attributes if isinstance(span.attributes, dict) else {}
+        self.span = span
+        self.view = view
+        self.trace = span.trace
+        self.parent_name = parent_name  # None: no parent, or it never arrived
+        self.kind = SpanKind(span.kind).label if span.kind in SpanKind.values else "unspecified"
+        self.category = Category(span.category).label if span.category in Category.values else span.category
+        self.palette = PALETTE.get(span.category, "other")
+        self.status = StatusCode(span.status_code).label if span.status_code in StatusCode.values else "unset"
+        self.offset_ns = span.start_ns - span.trace.start_ns
+        self.llm = None
+        if span.category in USAGE_CATEGORIES or span.model or span.total_tokens is not None:
+            self.llm = LlmFacts(span, attributes)
+        self.prompt = Content.of(semconv.prompt(attributes))
+        self.completion = Content.of(semconv.completion(attributes))
+        self.tool_calls = tool_calls(span, attributes)
+        self.events = [EventView(event, span) for event in span.events.all()]
+        self.links = [LinkView(link, link.linked_trace_id in known_traces) for link in span.links.all()]
+        self.attributes = attribute_rows(attributes)
+        self.resource_attributes = attribute_rows(span.resource.attributes)
+        self.scope = span.scope
+        self.scope_attributes = attribute_rows(span.scope.attributes)
+
+    @classmethod
+    def load(cls, span, view="timeline"):
+        """The panel of a span, with its parent's name and which linked traces exist: at most two
+        small queries on top of for_display()'s."""
+        parent_name = None
+        if span.parent_span_id:
+            parent_name = (
+                Span.objects.filter(trace_id=span.trace_id, span_id=span.parent_span_id)
+                .values_list("name", flat=True)
+                .first()
+            )
+        links = list(span.links.all())
+        known = set()
+        if links:
+            known = set(
+                Trace.objects.filter(trace_id__in={link.linked_trace_id for link in links}).values_list(
+                    "trace_id", flat=True
+                )
+            )
+        return cls(span, parent_name, known, view)
+
+    @property
+    def trace_url(self):
+        """The trace page in the same view: where closing the panel returns to."""
+        url = reverse("trace-detail", args=[self.trace.trace_id])
+        return url + "?view=tree" if self.view == "tree" else url
+
+    def span_url(self, span_id):
+        url = reverse("span-detail", args=[self.trace.trace_id, span_id])
+        return url + "?view=tree" if self.view == "tree" else url
+
+    @property
+    def parent_url(self):
+        return self.span_url(self.span.parent_span_id)
+
+    @property
+    def dropped(self):
+        span = self.span
+        return [
+            (what, count)
+            for what, count in (
+                ("attributes", span.dropped_attributes_count),
+                ("events", span.dropped_events_count),
+                ("links", span.dropped_links_count),
+            )
+            if count
+        ]

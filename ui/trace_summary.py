@@ -1,0 +1,112 @@
+"""What the trace page says about a trace as a whole: cost per currency, usage per model, and errors.
+
+Everything is computed from the spans the timeline already loaded (no attributes), plus one query
+for the trace's exception events, so the page's query count does not depend on its size.
+"""
+
+from traces.models import SpanEvent
+from traces.semconv import USAGE_CATEGORIES
+
+# The errors section lists this many spans; a trace with more says how many it left out.
+ERROR_LIMIT = 50
+
+
+class ModelUsage:
+    __slots__ = ("model", "calls", "errors", "input_tokens", "output_tokens", "total_tokens", "_costs")
+
+    def __init__(self, model):
+        self.model = model
+        self.calls = self.errors = self.input_tokens = self.output_tokens = self.total_tokens = 0
+        self._costs = {}
+
+    def add(self, span):
+        self.calls += 1
+        self.errors += span.status_code == 2
+        self.input_tokens += span.input_tokens or 0
+        self.output_tokens += span.output_tokens or 0
+        self.total_tokens += span.total_tokens or 0
+        if span.total_cost is not None:
+            currency = span.currency or "USD"
+            self._costs[currency] = self._costs.get(currency, 0.0) + span.total_cost
+
+    @property
+    def costs(self):
+        """[(currency, amount)], largest first: calls priced in several currencies are not added up.
+        Empty when no call reported a cost ("–" then, rather than a misleading $0)."""
+        return sorted(self._costs.items(), key=lambda item: -item[1])
+
+
+def usage_spans(spans):
+    """The model calls whose usage the trace's totals count (agents and chains often repeat it)."""
+    return [span for span in spans if span.category in USAGE_CATEGORIES]
+
+
+def by_model(spans):
+    """Usage per model, most calls first, and the total over all of them: ([ModelUsage], ModelUsage)."""
+    rows = {}
+    total = ModelUsage("")
+    for span in usage_spans(spans):
+        if not span.model and span.total_tokens is None and span.total_cost is None:
+            continue
+        model = span.model or "(no model)"
+        if model not in rows:
+            rows[model] = ModelUsage(model)
+        rows[model].add(span)
+        total.add(span)
+    return sorted(rows.values(), key=lambda row: (-row.calls, row.model)), total
+
+
+class RecordedException:
+    __slots__ = ("type", "message", "stacktrace", "time_ns")
+
+    def __init__(self, attributes, time_ns):
+        self.type = _text(attributes.get("exception.type"))
+        self.message = _text(attributes.get("exception.message"))
+        self.stacktrace = _text(attributes.get("exception.stacktrace"))
+        self.time_ns = time_ns
+
+    def key(self):
+        return (self.type, self.message, self.stacktrace)
+
+
+class ErrorEntry:
+    __slots__ = ("node", "span", "exceptions", "handled")
+
+    def __init__(self, node, exceptions):
+        self.node, self.span = node, node.span
+        self.exceptions = exceptions
+        # An exception was recorded but the span's status is not ERROR: the code caught it.
+        self.handled = node.span.status_code != 2
+
+
+def _text(value):
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def exception_events(trace):
+    """span pk -> [RecordedException], from the trace's `exception` events, in one query."""
+    events = (
+        SpanEvent.objects.filter(span__trace=trace, name="exception")
+        .order_by("span_id", "position")
+        .values_list("span_id", "attributes", "time_ns")
+    )
+    result = {}
+    for span_pk, attributes, time_ns in events:
+        found = RecordedException(attributes if isinstance(attributes, dict) else {}, time_ns)
+        seen = result.setdefault(span_pk, [])
+        if all(found.key() != other.key() for other in seen):  # msgflux records each exception twice
+            seen.append(found)
+    return result
+
+
+def errors(order, exceptions):
+    """Error spans, and spans that recorded an exception, in tree order: the first ERROR_LIMIT as
+    [ErrorEntry], and how many there are in all."""
+    entries = [
+        ErrorEntry(node, exceptions.get(node.span.id, []))
+        for node in order
+        if node.span.status_code == 2 or node.span.id in exceptions
+    ]
+    return entries[:ERROR_LIMIT], len(entries)

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from ui.views import dashboard, span, trace_detail, traces
+
+urlpatterns = [
+    path("", dashboard.root, name="dashboard"),
+    path("traces", traces.trace_list, name="traces"),
+    path("traces/<str:trace_id>", trace_detail.trace_detail, name="trace-detail"),
+    path("traces/<str:trace_id>/delete", traces.trace_delete, name="trace-delete"),
+    path("traces/<str:trace_id>/spans/<str:span_id>", span.span_detail, name="span-detail"),
+    # Rows of a subtree (or top-level slice) the trace page drew closed, fetched when opened.
+    path("traces/<str:trace_id>/subtree", trace_detail.subtree, name="trace-subtree-top"),
+    path("traces/<str:trace_id>/subtree/<str:span_id>", trace_detail.subtree, name="trace-subtree"),
+]

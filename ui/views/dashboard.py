@@ -1,0 +1,103 @@
+"""The dashboard at /, which also takes OTLP posts: msgtrace-sdk posts to a bare base URL."""
+
+from datetime import datetime, timezone
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.csrf import csrf_exempt
+
+from traces import stats as trace_stats
+from traces.models import Status, Trace
+from traces.timeframe import window_start
+from traces.views import export_traces
+from ui.forms import DashboardForm
+
+LATEST = 8  # rows in each of the "latest" tables
+WINDOW_LABELS = {"1h": "1h", "24h": "24h", "7d": "7d", "30d": "30d", "all": "All"}
+WINDOW_TEXT = {"1h": "in the last hour", "24h": "in the last 24 hours", "7d": "in the last 7 days",
+               "30d": "in the last 30 days", "all": "all time"}  # fmt: skip
+
+
+@csrf_exempt
+def root(request):
+    if request.method == "POST":
+        return export_traces(request)
+    return dashboard(request)
+
+
+def dashboard(request):
+    window = DashboardForm(request.GET).window_name()
+    now = datetime.now(timezone.utc)
+    start = window_start(window, now)
+    traces = Trace.objects.between(start)
+    figures = trace_stats.summarize(traces, start, now)
+    # An empty window is not an empty store: only a store without a single trace shows the setup steps.
+    empty_store = not figures["total_traces"] and not Trace.objects.exists()
+    context = {
+        "nav": "dashboard", "window": window, "windows": WINDOW_LABELS.items(), "figures": figures,
+        "window_text": WINDOW_TEXT[window], "list_url": _list_url(start and window),
+        "errors_url": _list_url(start and window, status=Status.ERROR),
+        "latest": traces.sorted_by()[:LATEST], "latest_errors": traces.search(status=Status.ERROR).sorted_by()[:LATEST],
+        "first_run": first_run(request) if empty_store else None,
+    }  # fmt: skip
+    partial = request.htmx and not request.htmx.history_restore_request
+    response = render(request, "ui/dashboard.html#figures" if partial else "ui/dashboard.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _list_url(start, **params):
+    """The trace list over the same window, so a card's figure and the list it opens agree."""
+    params = ({"start": start} if start else {}) | params
+    return reverse("traces") + ("?" + urlencode(params) if params else "")
+
+
+def first_run(request):
+    """How to send traces to this very server, spelled with the URL the browser reached it at."""
+    base = request.build_absolute_uri("/")
+    keyed = bool(settings.MSGTRACE_INGEST_KEYS)
+    msgtrace = {
+        "MSGTRACE_TELEMETRY_ENABLED": "true",
+        "MSGTRACE_OTLP_ENDPOINT": base + "api/v1/traces/export",
+        "MSGTRACE_SERVICE_NAME": "my-agent",
+    }
+    otel = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": base.rstrip("/"),
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_SERVICE_NAME": "my-agent",
+    }
+    if keyed:
+        otel["OTEL_EXPORTER_OTLP_HEADERS"] = "Authorization=Bearer <your ingest key>"
+    return {
+        "base_url": base,
+        "keyed": keyed,
+        "snippets": [
+            _snippet("msgflux or msgtrace-sdk", msgtrace, "Set them before the program starts: msgflux and "
+                     "msgtrace-sdk read them once, when they are first imported, not while it runs."),
+            _snippet("Any OpenTelemetry SDK", otel, "OTLP over HTTP with protobuf: the SDKs default to gRPC, "
+                     "which msgtrace does not serve."),
+        ],
+        "curl": _curl(base, keyed),
+    }
+
+
+def _snippet(title, variables, note):
+    lines = [f"export {name}={value}" for name, value in variables.items()]
+    return {"title": title, "variables": variables, "text": "\n".join(lines), "note": note}
+
+
+def _curl(base, keyed):
+    """A one-span OTLP/JSON trace, timed now by the shell, so the dashboard can be tried at once."""
+    span = (
+        '{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"hello from curl",'
+        '"kind":1,"startTimeUnixNano":"\'$(date +%s)\'000000000","endTimeUnixNano":"\'$(date +%s)\'250000000"}'
+    )
+    body = (
+        '{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"curl"}}]},'
+        f'"scopeSpans":[{{"spans":[{span}]}}]}}]}}'
+    )
+    key = " -H 'Authorization: Bearer <your ingest key>'" if keyed else ""
+    return f"curl -X POST {base}v1/traces -H 'Content-Type: application/json'{key} -d '{body}'"

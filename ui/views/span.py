@@ -1,0 +1,22 @@
+"""One span (/traces/<trace_id>/spans/<span_id>): the side panel HTMX loads when a span is clicked, or,
+opened directly, the trace page with that panel open."""
+
+from django.shortcuts import render
+
+from traces.models import Span
+from ui.span_view import SpanPanel
+from ui.views.trace_detail import is_hex_id, not_found, parameters, trace_page
+
+
+def span_detail(request, trace_id, span_id):
+    trace_id, span_id = trace_id.lower(), span_id.lower()
+    span = None
+    if is_hex_id(trace_id, 32) and is_hex_id(span_id, 16):
+        span = Span.objects.for_display().filter(trace__trace_id=trace_id, span_id=span_id).first()
+    if span is None:
+        return not_found(request, trace_id, span_id)
+    view, _ = parameters(request)
+    panel = SpanPanel.load(span, view)
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "ui/partials/_span_detail.html", {"panel": panel})
+    return trace_page(request, span.trace, view, panel=panel)
