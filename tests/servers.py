@@ -50,7 +50,7 @@ class Server:
 
 
 @contextmanager
-def _database(tmp_path):
+def database(tmp_path):
     url = os.environ.get("DATABASE_URL")
     if not url:
         yield {"MSGTRACE_DB_PATH": str(tmp_path / "msgtrace.sqlite3")}, str(tmp_path / "msgtrace.sqlite3")
@@ -86,7 +86,7 @@ def wait_for_port(port, process, timeout=30):
 @contextmanager
 def gunicorn(tmp_path, workers=2, extra_env=None):
     """A migrated database and gunicorn serving msgtrace on a free loopback port."""
-    with _database(tmp_path) as (db_env, database):
+    with database(tmp_path) as (db_env, database_url):
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MSGTRACE_DB_PATH")}
         env.update(db_env)
         env.update(extra_env or {})
@@ -102,7 +102,7 @@ def gunicorn(tmp_path, workers=2, extra_env=None):
             )  # fmt: skip
             try:
                 wait_for_port(port, process)
-                server = Server(f"http://127.0.0.1:{port}", env, database)
+                server = Server(f"http://127.0.0.1:{port}", env, database_url)
                 server.log_path = log_path
                 server.process = process
                 yield server

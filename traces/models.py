@@ -1,7 +1,7 @@
 """The trace store. Spans are the source of truth; each Trace row carries aggregates that the
 ingest path keeps current after every request, so that lists and dashboards never scan spans."""
 
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Exists, OuterRef, Q
 
 
@@ -96,19 +96,24 @@ class TraceQuerySet(models.QuerySet):
         prefix = "-" if descending else ""
         return self.order_by(prefix + field, prefix + "id")
 
-    def delete_with_spans(self):
-        """Deletes the traces with their spans, events and links in five statements, however many
-        there are: Django's own cascade would load every span into memory first."""
+    def delete_with_spans(self, batch_size=500):
+        """Deletes the traces with their spans, events and links: five statements per batch of
+        traces, each batch in a transaction of its own so that the write lock is never held long.
+        Django's own cascade would load every span into memory first. Returns traces deleted."""
         ids = list(self.values_list("pk", flat=True))
         deleted = 0
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            spans = Span.objects.filter(trace_id__in=chunk)
-            SpanEvent.objects.filter(span__in=spans.values("pk"))._raw_delete(self.db)
-            SpanLink.objects.filter(span__in=spans.values("pk"))._raw_delete(self.db)
-            spans._raw_delete(self.db)
-            deleted += Trace.objects.filter(pk__in=chunk)._raw_delete(self.db)
+        for start in range(0, len(ids), batch_size):
+            chunk = ids[start : start + batch_size]
+            with transaction.atomic(using=self.db):
+                spans = Span.objects.filter(trace_id__in=chunk)
+                SpanEvent.objects.filter(span__in=spans.values("pk"))._raw_delete(self.db)
+                SpanLink.objects.filter(span__in=spans.values("pk"))._raw_delete(self.db)
+                spans._raw_delete(self.db)
+                deleted += Trace.objects.filter(pk__in=chunk)._raw_delete(self.db)
         return deleted
+
+    def started_before(self, moment):
+        return self.filter(started_at__lt=moment)
 
 
 class SpanQuerySet(models.QuerySet):

@@ -1,0 +1,42 @@
+"""gunicorn settings for msgtrace (`manage.py start` uses them; so can a plain `gunicorn -c`).
+
+Sync workers: each request decodes and commits a batch, CPU and disk bound, which threads would not
+speed up under the GIL. Long timeouts: a 32 MiB OTLP batch on a slow disk can take a while."""
+
+import os
+import subprocess
+import sys
+
+wsgi_app = "msgtrace.wsgi"
+bind = f"{os.environ.get('MSGTRACE_HOST', '127.0.0.1')}:{os.environ.get('MSGTRACE_PORT', '4321')}"
+workers = int(os.environ.get("MSGTRACE_WORKERS", "2"))
+worker_class = "sync"
+timeout = 120
+graceful_timeout = 30
+keepalive = 5
+# Behind nginx: trust its X-Forwarded-* headers only from the local machine.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = None  # msgtrace logs one line per OTLP request itself; nginx logs the rest
+errorlog = "-"
+loglevel = os.environ.get("MSGTRACE_LOG_LEVEL", "info").lower()
+control_socket_disable = True
+
+
+def _retention_configured():
+    return any(int(os.environ.get(name) or 0) for name in ("MSGTRACE_RETENTION_DAYS", "MSGTRACE_RETENTION_MAX_TRACES"))
+
+
+def when_ready(server):
+    """Retention runs once per server, in a process of its own beside the workers: a thread in the
+    master would be copied, mid-query, into every worker the master forks."""
+    if _retention_configured():
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        server.retention = subprocess.Popen([sys.executable, "manage.py", "retention"], cwd=root)
+        server.log.info("retention: pruning old traces in process %s", server.retention.pid)
+
+
+def on_exit(server):
+    retention = getattr(server, "retention", None)
+    if retention is not None:
+        retention.terminate()
+        retention.wait(timeout=10)

@@ -1,0 +1,24 @@
+"""`manage.py prune --older-than 30d`: retention on demand, for cron."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from traces.management.commands._common import parse_age
+from traces.retention import prune
+
+
+class Command(BaseCommand):
+    help = "Delete traces that started before an age (units m, h, d), in batches."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--older-than", required=True, help="age such as 30d, 12h or 90m")
+        parser.add_argument("--keep-at-most", type=int, help="also keep only this many newest traces")
+        parser.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
+
+    def handle(self, older_than, keep_at_most, dry_run, **_):
+        age = parse_age(older_than)
+        if keep_at_most is not None and keep_at_most < 1:
+            raise CommandError("--keep-at-most must be at least 1")
+        progress = None if dry_run else (lambda done: self.stderr.write(f"  {done} traces deleted so far"))
+        count = prune(older_than=age, keep_at_most=keep_at_most, dry_run=dry_run, progress=progress)
+        verb = "would delete" if dry_run else "deleted"
+        self.stdout.write(f"{verb} {count} trace{'s' if count != 1 else ''} older than {older_than}")

@@ -1,0 +1,50 @@
+"""`manage.py start`: msgtrace in production shape. Applies migrations, collects static files when
+they are missing or stale, then replaces this process with gunicorn (never the development server)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+GUNICORN_CONFIG = Path(settings.BASE_DIR) / "deploy" / "gunicorn.conf.py"
+
+
+def static_is_stale():
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    if not manifest.exists():
+        return True
+    sources = [Path(settings.BASE_DIR) / "static"]
+    newest = max((f.stat().st_mtime for folder in sources if folder.is_dir() for f in folder.rglob("*") if f.is_file()),
+                 default=0)  # fmt: skip
+    return newest > manifest.stat().st_mtime
+
+
+class Command(BaseCommand):
+    help = "Apply migrations, collect static files if needed, and serve msgtrace with gunicorn."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=settings.MSGTRACE_HOST, help="address to listen on (MSGTRACE_HOST)")
+        parser.add_argument("--port", type=int, default=settings.MSGTRACE_PORT, help="port (MSGTRACE_PORT)")
+        parser.add_argument("--workers", type=int, default=settings.MSGTRACE_WORKERS,
+                            help="gunicorn worker processes (MSGTRACE_WORKERS)")  # fmt: skip
+
+    def handle(self, host, port, workers, **options):
+        if not 0 < port < 65536:
+            raise CommandError(f"--port must be between 1 and 65535, not {port}")
+        if workers < 1:
+            raise CommandError(f"--workers must be at least 1, not {workers}")
+        call_command("migrate", interactive=False, verbosity=0)
+        if static_is_stale():
+            # In a process of its own: the settings pick hashed static names when collectstatic runs.
+            subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+                           cwd=settings.BASE_DIR, check=True)  # fmt: skip
+        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.stdout.write(f"msgtrace serving on http://{bind} with {workers} workers (gunicorn)")
+        self.stdout.flush()
+        argv = [sys.executable, "-m", "gunicorn", "msgtrace.wsgi", "--config", str(GUNICORN_CONFIG),
+                "--bind", bind, "--workers", str(workers)]  # fmt: skip
+        os.execv(sys.executable, argv)

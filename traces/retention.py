@@ -1,0 +1,75 @@
+"""Keeps a store from growing without bound: removes traces by age (start time) and by count,
+in small batches with a pause between them, so ingest never waits long for the write lock."""
+
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.db.models import Q
+
+from traces.models import Trace
+
+log = logging.getLogger("msgtrace.retention")
+BATCH = 500
+# Between batches: long enough for queued ingest requests to take the lock.
+PAUSE_SECONDS = 0.05
+
+
+def prune(older_than=None, keep_at_most=None, dry_run=False, batch_size=BATCH, progress=None):
+    """Deletes traces that started before now - older_than, then the oldest beyond keep_at_most.
+    Returns how many traces were (or, with dry_run, would be) deleted."""
+    deleted = 0
+    if older_than is not None:
+        cutoff = datetime.now(timezone.utc) - older_than
+        old = Trace.objects.started_before(cutoff)
+        if dry_run:
+            deleted += old.count()
+        else:
+            deleted += _delete_in_batches(old, batch_size, progress)
+    if keep_at_most:
+        # The last trace kept, in list order (newest first): everything after it goes.
+        last_kept = Trace.objects.sorted_by("-start_time").values_list("started_at", "pk")[keep_at_most - 1 : keep_at_most]
+        last_kept = next(iter(last_kept), None)
+        if last_kept is not None:
+            started_at, pk = last_kept
+            excess = Trace.objects.filter(Q(started_at__lt=started_at) | Q(started_at=started_at, pk__lt=pk))
+            deleted += excess.count() if dry_run else _delete_in_batches(excess, batch_size, progress)
+    return deleted
+
+
+def _delete_in_batches(traces, batch_size, progress):
+    deleted = 0
+    while True:
+        ids = list(traces.order_by("started_at").values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return deleted
+        deleted += Trace.objects.filter(pk__in=ids).delete_with_spans(batch_size)
+        if progress:
+            progress(deleted)
+        time.sleep(PAUSE_SECONDS)
+
+
+def configured():
+    days = settings.MSGTRACE_RETENTION_DAYS
+    return {
+        "older_than": timedelta(days=days) if days else None,
+        "keep_at_most": settings.MSGTRACE_RETENTION_MAX_TRACES or None,
+    }
+
+
+def run_forever(interval_seconds=None):
+    """Prunes by the MSGTRACE_RETENTION_* settings, then every interval, until the process is stopped."""
+    policy = configured()
+    interval = interval_seconds or settings.MSGTRACE_RETENTION_INTERVAL_SECONDS
+    while True:
+        try:
+            deleted = prune(**policy)
+            if deleted:
+                log.info("retention removed %d traces", deleted)
+        except Exception:  # a failed round must not stop the next one
+            log.exception("retention round failed")
+        finally:
+            close_old_connections()
+        time.sleep(interval)
