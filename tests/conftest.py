@@ -3,6 +3,15 @@ import pytest
 from tests import servers
 
 
+@pytest.fixture(autouse=True)
+def plain_static_files(settings):
+    """Pages render with plain static names whether or not collectstatic has run in this checkout
+    (the hashed names of a stale manifest would break them)."""
+    settings.STORAGES = settings.STORAGES | {
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    }
+
+
 @pytest.fixture
 def server(tmp_path):
     """msgtrace under gunicorn with 2 workers, on a database of its own (SQLite file or PostgreSQL)."""

@@ -16,14 +16,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 TRACE = h.trace_id(1).hex()
 
 
-@pytest.fixture(autouse=True)
-def plain_static_files(settings):
-    """The manifest storage needs collectstatic; the test client renders pages straight from static/."""
-    settings.STORAGES = settings.STORAGES | {
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-    }
-
-
 def panel(client, *spans, span=None, trace=1, **request):
     """POST the spans (under one resource), then GET the panel of `span` (default: the last one) with HTMX."""
     if spans:

@@ -17,14 +17,6 @@ TRACE_URL = f"/traces/{TRACE}"
 STACK = 'Traceback (most recent call last):\n  File "tools.py", line 7, in get_weather\nConnectionError: HTTP 503\n'
 
 
-@pytest.fixture(autouse=True)
-def plain_static_files(settings):
-    """The manifest storage needs collectstatic; the test client renders pages straight from static/."""
-    settings.STORAGES = settings.STORAGES | {
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-    }
-
-
 def llm(model, input_tokens, output_tokens, cost=None, **more):
     attributes = {"gen_ai.operation.name": "chat", "gen_ai.request.model": model, **more,
                   "gen_ai.usage.input_tokens": input_tokens, "gen_ai.usage.output_tokens": output_tokens}  # fmt: skip

@@ -81,3 +81,22 @@ def test_on_the_trace_page_enter_opens_the_selected_span_and_esc_closes_it(deskt
 
     expect(panel.locator("article")).to_have_count(0)
     expect(desktop).to_have_url(re.compile(f"/traces/{trace_id}$"))
+
+
+def test_on_the_trace_page_arrow_keys_close_and_open_the_selected_subtree(desktop, site):
+    trace_id = listed(site, workflow="text_to_sql", status="ok", limit=1)[0]
+    desktop.goto(f"/traces/{trace_id}")
+    rows = desktop.locator("#trace-view .row[data-nav-item]")
+    expect(rows.first).to_be_visible()
+    count = rows.count()
+    assert count >= 4
+    desktop.keyboard.press("j")  # the root
+
+    desktop.keyboard.press("ArrowLeft")
+
+    expect(desktop.locator("#trace-view .row[data-nav-item]:visible")).to_have_count(1)
+    expect(rows.first.locator(".tg")).to_have_attribute("aria-expanded", "false")
+
+    desktop.keyboard.press("ArrowRight")
+
+    expect(desktop.locator("#trace-view .row[data-nav-item]:visible")).to_have_count(count)
