@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timezone
 from typing import Literal
 
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
 from traces import stats as trace_stats
@@ -62,9 +62,16 @@ class TraceSummary(Schema):
         return trace.models_used
 
 
+# Counting every match costs what reading every match costs: past this many, the total says "at least".
+TOTAL_LIMIT = 1000
+
+
 class TraceList(Schema):
     traces: list[TraceSummary]
-    total: int | None = Field(description="matching traces; null when include_total=false")
+    total: int | None = Field(
+        description=f"matching traces, counted up to {TOTAL_LIMIT:,}; null when include_total=false"
+    )
+    total_exact: bool | None = Field(None, description="false when more than `total` traces match")
     limit: int
     offset: int
     next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last page")
@@ -390,9 +397,12 @@ def list_traces(
 ):
     """Trace summaries, newest first by default. Page with `next_cursor` (stable while traces arrive)
     or, as the first msgtrace API did, with `offset`."""
-    traces = filters.apply(Trace.objects.all())
-    total = traces.count() if include_total else None
-    ordered = traces.sorted_by(sort)
+    ordered = filters.apply(Trace.objects.all()).sorted_by(sort)
+    total = total_exact = None
+    if include_total:
+        # Counted in the page's order and capped: the cost of reading a few pages, whatever the store's size.
+        counted = ordered[: TOTAL_LIMIT + 1].count()
+        total, total_exact = min(counted, TOTAL_LIMIT), counted <= TOTAL_LIMIT
     field = ordered.query.order_by[0].lstrip("-")
     if offset and not cursor:
         rows = list(ordered[offset : offset + limit + 1])
@@ -400,7 +410,8 @@ def list_traces(
         rows = rows[:limit]
     else:
         rows, next_cursor = page(ordered, field, sort.startswith("-"), cursor, limit)
-    return {"traces": rows, "total": total, "limit": limit, "offset": offset, "next_cursor": next_cursor}
+    return {"traces": rows, "total": total, "total_exact": total_exact, "limit": limit, "offset": offset,
+            "next_cursor": next_cursor}  # fmt: skip
 
 
 @router.get("/traces/export", response={200: None, 400: QueryErrorOut, 422: Error}, url_name="traces-export")

@@ -42,6 +42,14 @@ class Category(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class SpanExists(Exists):
+    """EXISTS over one trace's spans. On PostgreSQL, OFFSET 0 keeps the planner from turning it into
+    a semi-join that scans every span before the first trace of a page can be returned."""
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="EXISTS(%(subquery)s OFFSET 0)", **extra_context)
+
+
 SORTS = {
     "start_time": "started_at",
     "duration": "duration_ms",
@@ -69,7 +77,7 @@ class TraceQuerySet(models.QuerySet):
         return self
 
     def using_model(self, model):
-        return self.filter(Exists(Span.objects.filter(trace=OuterRef("pk")).filter(
+        return self.filter(SpanExists(Span.objects.filter(trace=OuterRef("pk")).filter(
             Q(model=model) | Q(response_model=model))))  # fmt: skip
 
     def search(self, q=None, service=None, workflow=None, model=None, status=None, min_duration_ms=None,

@@ -19,10 +19,10 @@ from decimal import Decimal
 from functools import reduce
 
 from django.db import NotSupportedError
-from django.db.models import BooleanField, CharField, Exists, F, Func, OuterRef, Q, TextField
+from django.db.models import BooleanField, CharField, F, Func, OuterRef, Q, TextField
 from django.db.models.lookups import Exact
 
-from traces.models import Category, Span, Status, StatusCode
+from traces.models import Category, Span, SpanExists, Status, StatusCode
 
 # =============================================================================================
 # Errors
@@ -545,7 +545,7 @@ def _any_span(handler):
     """
 
     def compile(term):
-        return Q(Exists(Span.objects.filter(trace=OuterRef("pk")).filter(handler(term))))
+        return Q(SpanExists(Span.objects.filter(trace=OuterRef("pk")).filter(handler(term))))
 
     return compile
 

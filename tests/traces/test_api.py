@@ -183,6 +183,13 @@ def test_the_total_can_be_left_out(store):
     assert store.get("/api/v1/traces?include_total=false").json()["total"] is None
 
 
+def test_the_total_is_exact_up_to_a_limit_and_a_lower_bound_beyond(store, monkeypatch):
+    assert store.get("/api/v1/traces").json()["total_exact"] is True
+    monkeypatch.setattr("traces.api.TOTAL_LIMIT", 3)
+    body = store.get("/api/v1/traces?limit=2").json()
+    assert (body["total"], body["total_exact"], len(body["traces"])) == (3, False, 2)
+
+
 def test_the_list_costs_two_queries_however_many_traces(store):
     with CaptureQueriesContext(connection) as queries:
         store.get("/api/v1/traces?limit=100")

@@ -1,7 +1,6 @@
 """Management commands: thin wrappers over the query layer, checked by the rows before and after."""
 
 import gzip
-import json
 from datetime import datetime, timedelta, timezone
 from io import StringIO
 

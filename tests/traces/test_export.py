@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from django.db.models import Prefetch
 
 from tests import helpers as h
 from traces import otlp

@@ -17,8 +17,8 @@ drawn, and the number of SQL queries (which must not grow with the size of the t
 
 Run from the repository (about 20 s):
 
-    .venv/bin/python bench/ui.py
-    .venv/bin/python bench/ui.py --spans 20000 --repeat 5
+    .venv/bin/python bench/trace_page.py
+    .venv/bin/python bench/trace_page.py --spans 20000 --repeat 5
 
 The temp dir is removed at the end.
 """
