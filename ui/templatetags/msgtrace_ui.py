@@ -1,5 +1,6 @@
 """Formatting for the pages: numbers as people read them, computed here so templates only loop."""
 
+import math
 from datetime import datetime, timezone
 
 from django import template
@@ -50,13 +51,15 @@ def tokens(count):
 
 @register.filter
 def cost(amount, currency="USD"):
-    """$0.0123; four significant decimals for the small amounts LLM calls cost."""
+    """$12.30, $0.0123, and two significant digits for the fractions of a cent one call costs ($0.000023)."""
     if amount is None or amount == "":
         return "–"
     amount = float(amount)
     symbol = "$" if currency in ("", "USD", None) else f"{currency} "
     if amount == 0:
         return f"{symbol}0"
+    if 0 < amount < 0.0001:
+        return f"{symbol}{amount:.{1 - math.floor(math.log10(amount))}f}"
     if amount < 0.01:
         return f"{symbol}{amount:.4f}"
     if amount < 100:
