@@ -1,12 +1,10 @@
 """Small helpers for the trace page and the span panel."""
 
-import math
 from urllib.parse import urlencode
 
 from django import template
 from django.urls import reverse
 
-from ui.templatetags.msgtrace_ui import cost
 
 register = template.Library()
 
@@ -46,14 +44,3 @@ def short_id(value, length=8):
 def span_url(layout, span_id):
     """The span panel's URL, keeping the trace page's current view (layout: ui.timeline.Layout)."""
     return layout.span_url(span_id)
-
-
-@register.filter
-def fine_cost(amount, currency="USD"):
-    """Like `cost`, with two significant digits for the fractions of a cent one model call costs
-    ($0.000023, where `cost` would round to $0.0000)."""
-    if amount is None or amount == "" or not 0 < float(amount) < 0.0001:
-        return cost(amount, currency)
-    amount = float(amount)
-    symbol = "$" if currency in ("", "USD", None) else f"{currency} "
-    return f"{symbol}{amount:.{1 - math.floor(math.log10(amount))}f}"
