@@ -5,8 +5,8 @@ import logging
 import time
 
 from django.conf import settings
-from django.db import DatabaseError, OperationalError
-from django.http import HttpResponse
+from django.db import DatabaseError, OperationalError, connection
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from traces import otlp
@@ -122,9 +122,6 @@ def _log(request, response, batch, stored, size, started):
 
 def health(request):
     """200 with the database's state when it answers a query, 503 when it does not."""
-    from django.db import connection
-    from django.http import JsonResponse
-
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
