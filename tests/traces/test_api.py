@@ -415,3 +415,14 @@ def test_health_reports_the_database(client):
     response = client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": {"vendor": connection.vendor, "ok": True}}
+
+
+def test_span_search_and_tree_cost_a_fixed_number_of_queries(store):
+    h.post(store, h.body(*[h.span(trace=8, span=n, parent=None if n == 1 else 1, name=f"s{n}", start_ms=n)
+                           for n in range(1, 201)]))  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        assert len(store.get("/api/v1/spans?limit=500").json()["spans"]) == 210
+    assert len(queries) == 1  # one page, each span with its trace id joined in
+    with CaptureQueriesContext(connection) as queries:
+        assert store.get(f"/api/v1/traces/{tid(8)}/tree").json()["roots"][0]["subtree_spans"] == 200
+    assert len(queries) == 2  # the trace, and its spans
