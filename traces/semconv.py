@@ -252,19 +252,91 @@ def service_name(resource_attributes):
 
 # ---------------------------------------------------------------------------------------------
 # Prompt and completion content, read when a span is shown (never on the ingest path).
+#
+# Everything here reads what a client chose to send, so nothing is assumed about a value's type: a
+# role may be a number, parts a string, a tool call's function a string, an index 5,000 digits long,
+# a JSON string nested too deep to parse. Each shape is checked; what does not fit is shown as text.
 
-_INDEXED_KEY = re.compile(r"^(?P<prefix>.+?)\.(?P<index>\d+)\.(?P<rest>.+)$")
+# JSON hidden in string values is parsed only up to these bounds; past them the value stays text.
+# Ingest already caps values (MSGTRACE_MAX_ATTRIBUTE_BYTES), the size bound keeps a raised cap from
+# turning every page view into a long parse; the depth bound matches ingest's for structured values.
+JSON_MAX_CHARS = 2_000_000
+JSON_MAX_DEPTH = 32
+# Flattened lists (`llm.input_messages.<i>.…`) longer than this are no conversation a model saw.
+_MAX_INDEX_DIGITS = 6
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _checked(value, depth=0, fix_surrogates=False):
+    """`value` as json.loads returned it, refused past JSON_MAX_DEPTH; with fix_surrogates, lone
+    surrogates (which no page can encode) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace") if fix_surrogates else value
+    if isinstance(value, (list, dict)) and depth >= JSON_MAX_DEPTH:
+        raise _TooDeep
+    if isinstance(value, list):
+        return [_checked(item, depth + 1, fix_surrogates) for item in value]
+    if isinstance(value, dict):
+        return {_checked(k, depth, fix_surrogates): _checked(v, depth + 1, fix_surrogates) for k, v in value.items()}
+    return value
+
+
+def load_json(text):
+    """The list or object a string holds as JSON, or None: also for JSON too large or too deeply
+    nested to show as a structure, which the pages then show as the text it is."""
+    if not isinstance(text, str) or len(text) > JSON_MAX_CHARS:
+        return None
+    stripped = text.strip()
+    if stripped[:1] not in ("[", "{"):
+        return None
+    try:
+        parsed = json.loads(stripped)
+        # json's escapes can spell surrogates that are no text at all; only then is the copy needed
+        return _checked(parsed, fix_surrogates=_SURROGATE_ESCAPE.search(stripped) is not None)
+    except (ValueError, RecursionError, _TooDeep):
+        return None
 
 
 def _parse_json(value):
-    if isinstance(value, str) and value[:1] in ("[", "{"):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return None
     if isinstance(value, (list, dict)):
+        return value  # a structured attribute: ingest bounded its depth
+    return load_json(value)
+
+
+def as_text(value):
+    """Any value as display text: strings as they are, lists and objects as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
         return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def label(value):
+    """A name or id: text or a number as text, otherwise (a list, an object) None."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
     return None
+
+
+def _index_and_rest(key, dotted):
+    """`<dotted><index>.<rest>` -> (index, rest), or None when the key is no item of that list."""
+    if not key.startswith(dotted):
+        return None
+    index, _, rest = key[len(dotted) :].partition(".")
+    if not rest or not index.isdigit() or not index.isascii() or len(index) > _MAX_INDEX_DIGITS:
+        return None
+    return int(index), rest
 
 
 def _indexed(attributes, prefix):
@@ -272,37 +344,37 @@ def _indexed(attributes, prefix):
     items = {}
     dotted = prefix + "."
     for key, value in attributes.items():
-        if not key.startswith(dotted):
-            continue
-        match = _INDEXED_KEY.match(key)
-        if not match or match.group("prefix") != prefix:
-            continue
-        items.setdefault(int(match.group("index")), {})[match.group("rest")] = value
+        found = _index_and_rest(key, dotted)
+        if found is not None:
+            items.setdefault(found[0], {})[found[1]] = value
     return [items[i] for i in sorted(items)]
+
+
+def _tool_call(call_id, name, arguments):
+    return {"id": label(call_id), "name": label(name), "arguments": arguments}
 
 
 def _message_from_parts(message):
     """An OTel GenAI message ({role, parts: [...]}) -> {role, content, tool_calls, tool_responses}."""
     texts, tool_calls, tool_responses = [], [], []
-    for part in message.get("parts") or []:
-        if not isinstance(part, dict):
-            continue
-        kind = part.get("type")
+    parts = message.get("parts")
+    for part in parts if isinstance(parts, list) else [] if parts is None else [parts]:
+        kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
-            texts.append(str(part.get("content", "")))
+            texts.append(as_text(part.get("content")))
         elif kind == "tool_call":
-            tool_calls.append({"id": part.get("id"), "name": part.get("name"), "arguments": part.get("arguments")})
+            tool_calls.append(_tool_call(part.get("id"), part.get("name"), part.get("arguments")))
         elif kind == "tool_call_response":
-            tool_responses.append({"id": part.get("id"), "response": part.get("response")})
+            tool_responses.append({"id": label(part.get("id")), "response": part.get("response")})
         else:
-            texts.append(json.dumps(part))
-    result = {"role": message.get("role", ""), "content": "\n".join(texts)}
+            texts.append(as_text(part))
+    result = {"role": as_text(message.get("role")), "content": "\n".join(texts)}
     if tool_calls:
         result["tool_calls"] = tool_calls
     if tool_responses:
         result["tool_responses"] = tool_responses
     if message.get("finish_reason"):
-        result["finish_reason"] = message["finish_reason"]
+        result["finish_reason"] = as_text(message["finish_reason"])
     return result
 
 
@@ -310,44 +382,54 @@ def _message_from_dict(message):
     """A chat message in the OpenAI shape ({role, content, tool_calls}) or the OTel parts shape."""
     if "parts" in message:
         return _message_from_parts(message)
-    content = message.get("content", "")
+    content = message.get("content")
     if isinstance(content, list):  # OpenAI content parts
         content = "\n".join(
-            str(p.get("text", "")) if isinstance(p, dict) and p.get("type") == "text" else json.dumps(p)
-            for p in content
+            as_text(p.get("text")) if isinstance(p, dict) and p.get("type") == "text" else as_text(p) for p in content
         )
-    result = {"role": str(message.get("role", "")), "content": "" if content is None else str(content)}
+    result = {"role": as_text(message.get("role")), "content": as_text(content)}
     calls = message.get("tool_calls")
     if isinstance(calls, list) and calls:
-        result["tool_calls"] = [
-            {
-                "id": c.get("id"),
-                "name": (c.get("function") or {}).get("name", c.get("name")),
-                "arguments": (c.get("function") or {}).get("arguments", c.get("arguments")),
-            }
-            for c in calls
-            if isinstance(c, dict)
-        ]
+        result["tool_calls"] = []
+        for call in calls:
+            if not isinstance(call, dict):
+                continue
+            function = call.get("function")
+            function = function if isinstance(function, dict) else {}
+            result["tool_calls"].append(_tool_call(
+                call.get("id"), function.get("name", call.get("name")), function.get("arguments", call.get("arguments"))
+            ))  # fmt: skip
     if message.get("tool_call_id"):
-        result["tool_responses"] = [{"id": message["tool_call_id"], "response": result.pop("content")}]
+        result["tool_responses"] = [{"id": label(message["tool_call_id"]), "response": result.pop("content")}]
         result["content"] = ""
+    if message.get("finish_reason"):
+        result["finish_reason"] = as_text(message["finish_reason"])
     return result
+
+
+def _messages(items):
+    """Messages from a decoded list: a message is an object; anything else is shown as a message's text."""
+    return [_message_from_dict(m) if isinstance(m, dict) else {"role": "", "content": as_text(m)} for m in items]
+
+
+def _flat_tool_calls(item, prefix, fields):
+    """Tool calls flattened under one message (`<prefix><i>.<field>`): [{id, name, arguments}]."""
+    calls = {}
+    for key, value in item.items():
+        found = _index_and_rest(key, prefix)
+        if found is not None:
+            calls.setdefault(found[0], {})[found[1]] = value
+    return [_tool_call(*(c.get(field) for field in fields)) for _, c in sorted(calls.items())]
 
 
 def _openinference_messages(attributes, prefix):
     messages = []
     for item in _indexed(attributes, prefix):
-        message = {"role": str(item.get("message.role", "")), "content": str(item.get("message.content", ""))}
-        calls = {}
-        for key, value in item.items():
-            match = re.match(r"^message\.tool_calls\.(\d+)\.tool_call\.(.+)$", key)
-            if match:
-                calls.setdefault(int(match.group(1)), {})[match.group(2)] = value
+        message = {"role": as_text(item.get("message.role")), "content": as_text(item.get("message.content"))}
+        calls = _flat_tool_calls(item, "message.tool_calls.",
+                                 ("tool_call.id", "tool_call.function.name", "tool_call.function.arguments"))  # fmt: skip
         if calls:
-            message["tool_calls"] = [
-                {"id": c.get("id"), "name": c.get("function.name"), "arguments": c.get("function.arguments")}
-                for _, c in sorted(calls.items())
-            ]
+            message["tool_calls"] = calls
         messages.append(message)
     return messages
 
@@ -355,51 +437,50 @@ def _openinference_messages(attributes, prefix):
 def _openllmetry_messages(attributes, prefix):
     messages = []
     for item in _indexed(attributes, prefix):
-        message = {"role": str(item.get("role", "")), "content": str(item.get("content", ""))}
-        calls = {}
-        for key, value in item.items():
-            match = re.match(r"^tool_calls\.(\d+)\.(.+)$", key)
-            if match:
-                calls.setdefault(int(match.group(1)), {})[match.group(2)] = value
+        message = {"role": as_text(item.get("role")), "content": as_text(item.get("content"))}
+        calls = _flat_tool_calls(item, "tool_calls.", ("id", "name", "arguments"))
         if calls:
-            message["tool_calls"] = [
-                {"id": c.get("id"), "name": c.get("name"), "arguments": c.get("arguments")}
-                for _, c in sorted(calls.items())
-            ]
+            message["tool_calls"] = calls
         if item.get("finish_reason"):
-            message["finish_reason"] = item["finish_reason"]
+            message["finish_reason"] = as_text(item["finish_reason"])
         messages.append(message)
     return messages
 
 
+def _present(value):
+    return value is not None and value != ""
+
+
 def _content(attributes, genai_key, openinference_prefix, msgtrace_key, openllmetry_prefix, plain_key):
     """{"messages": [...]} when the content is a conversation, {"text": "..."} otherwise, or None."""
-    parsed = _parse_json(attributes.get(genai_key))
+    genai = attributes.get(genai_key)
+    parsed = _parse_json(genai)
+    if isinstance(parsed, dict) and ("role" in parsed or "parts" in parsed):
+        parsed = [parsed]
     if isinstance(parsed, list) and parsed:
-        return {"messages": [_message_from_dict(m) for m in parsed if isinstance(m, dict)], "source": genai_key}
+        return {"messages": _messages(parsed), "source": genai_key}
     messages = _openinference_messages(attributes, openinference_prefix)
     if messages:
         return {"messages": messages, "source": openinference_prefix}
     value = attributes.get(msgtrace_key)
-    if value is not None and value != "":
+    if _present(value):
         parsed = _parse_json(value)
         if isinstance(parsed, list) and parsed and all(isinstance(m, dict) for m in parsed):
-            return {"messages": [_message_from_dict(m) for m in parsed], "source": msgtrace_key}
+            return {"messages": _messages(parsed), "source": msgtrace_key}
         if isinstance(parsed, dict) and ("role" in parsed or "parts" in parsed):
-            return {"messages": [_message_from_dict(parsed)], "source": msgtrace_key}
-        return {"text": value if isinstance(value, str) else json.dumps(value), "source": msgtrace_key}
+            return {"messages": _messages([parsed]), "source": msgtrace_key}
+        return {"text": as_text(value), "source": msgtrace_key}
     messages = _openllmetry_messages(attributes, openllmetry_prefix)
     if messages:
         return {"messages": messages, "source": openllmetry_prefix}
     value = attributes.get(plain_key)
-    if value is not None and value != "":
+    if _present(value):
         parsed = _parse_json(value)
-        if isinstance(parsed, dict) and isinstance(parsed.get("messages"), list):
-            return {
-                "messages": [_message_from_dict(m) for m in parsed["messages"] if isinstance(m, dict)],
-                "source": plain_key,
-            }
-        return {"text": value if isinstance(value, str) else json.dumps(value), "source": plain_key}
+        if isinstance(parsed, dict) and isinstance(parsed.get("messages"), list) and parsed["messages"]:
+            return {"messages": _messages(parsed["messages"]), "source": plain_key}
+        return {"text": as_text(value), "source": plain_key}
+    if _present(genai) and genai != []:  # there, but no conversation: still the content the client sent
+        return {"text": as_text(genai), "source": genai_key}
     return None
 
 

@@ -57,11 +57,17 @@ def _bytes_text(tagged):
 
 
 def _is_bytes(value):
-    return isinstance(value, dict) and "$bytes" in value and set(value) <= {"$bytes", "$truncated_from"}
+    # A client's own map can have these keys too: only the shapes ingest writes are tags.
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("$bytes"), str)
+        and set(value) <= {"$bytes", "$truncated_from"}
+        and isinstance(value.get("$truncated_from", 0), int)
+    )
 
 
 def _is_double(value):
-    return isinstance(value, dict) and set(value) == {"$double"}
+    return isinstance(value, dict) and set(value) == {"$double"} and isinstance(value["$double"], str)
 
 
 def _untag(value):
@@ -71,7 +77,7 @@ def _untag(value):
     if _is_double(value):
         try:
             return float(value["$double"])  # dumps prints NaN, Infinity, 1e+16 as they are
-        except (TypeError, ValueError):
+        except ValueError:
             return value["$double"]
     if isinstance(value, dict):
         return {str(k): _untag(v) for k, v in value.items()}
@@ -80,18 +86,7 @@ def _untag(value):
     return value
 
 
-def json_in(text):
-    """The list or object a string holds as JSON, else None."""
-    if not isinstance(text, str):
-        return None
-    stripped = text.strip()
-    if not stripped or stripped[0] not in "[{":
-        return None
-    try:
-        parsed = json.loads(stripped)
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, (list, dict)) else None
+json_in = semconv.load_json  # the list or object a string holds as JSON, within bounds, else None
 
 
 def pretty(value):
@@ -141,8 +136,8 @@ class ToolCall:
     __slots__ = ("name", "call_id", "arguments", "result")
 
     def __init__(self, name, call_id, arguments=None, result=None):
-        self.name = "" if name is None else str(name)
-        self.call_id = "" if call_id is None else str(call_id)
+        self.name = semconv.label(name) or ""
+        self.call_id = semconv.label(call_id) or ""
         self.arguments = None if arguments is None else display(arguments, LONG)
         self.result = None if result is None else display(result, LONG)
 
@@ -151,9 +146,9 @@ class Message:
     __slots__ = ("role", "role_class", "content", "tool_calls", "tool_responses", "finish_reason")
 
     def __init__(self, message):
-        self.role = message.get("role") or "message"
+        self.role = semconv.as_text(message.get("role")) or "message"
         self.role_class = ROLES.get(self.role.lower(), "other")
-        content = message.get("content") or ""
+        content = semconv.as_text(message.get("content"))
         self.content = display(_elide_data_urls(content), LONG) if content else None
         self.tool_calls = [
             ToolCall(call.get("name"), call.get("id"), call.get("arguments")) for call in message.get("tool_calls", [])
@@ -161,8 +156,7 @@ class Message:
         self.tool_responses = [
             ToolCall("", r.get("id"), result=r.get("response")) for r in message.get("tool_responses", [])
         ]
-        reason = message.get("finish_reason") or ""
-        self.finish_reason = reason if isinstance(reason, str) else json.dumps(reason)
+        self.finish_reason = semconv.as_text(message.get("finish_reason"))
 
 
 class Content:
@@ -172,7 +166,7 @@ class Content:
 
     def __init__(self, content):
         self.messages = [Message(m) for m in content.get("messages") or []]
-        text = content.get("text")
+        text = semconv.as_text(content.get("text"))
         self.text = display(_elide_data_urls(text), LONG) if text else None
         self.source = content.get("source", "")
 
@@ -205,10 +199,10 @@ def tool_calls(span, attributes):
                               attributes.get("gen_ai.tool.call.id"), arguments, result))  # fmt: skip
     responses = {}
     for item in _indexed_json(attributes, "tool.responses"):
-        responses.setdefault(str(item.get("id", "")), item)
+        responses.setdefault(semconv.label(item.get("id")) or "", item)
     for item in _indexed_json(attributes, "tool.callings"):
         function = item.get("function") if isinstance(item.get("function"), dict) else {}
-        call_id = str(item.get("id", ""))
+        call_id = semconv.label(item.get("id")) or ""
         response = responses.pop(call_id, None)
         calls.append(ToolCall(item.get("name", function.get("name")), call_id,
                               item.get("arguments", function.get("arguments")), _response_of(response)))  # fmt: skip
@@ -243,8 +237,9 @@ class LlmFacts:
         if isinstance(invocation, dict):
             self.parameters += [(key, display(invocation[key])) for key in sorted(invocation)]
         reasons = attributes.get("gen_ai.response.finish_reasons")
-        self.finish_reasons = ", ".join(map(str, reasons)) if isinstance(reasons, list) else str(reasons or "")
-        self.response_id = str(attributes.get("gen_ai.response.id") or "")
+        reasons = reasons if isinstance(reasons, list) else [] if reasons is None else [reasons]
+        self.finish_reasons = ", ".join(display(reason).text for reason in reasons)
+        self.response_id = semconv.as_text(attributes.get("gen_ai.response.id"))
 
     @property
     def currency(self):
@@ -257,6 +252,13 @@ class LlmFacts:
 
 
 # --- events and links -------------------------------------------------------------------------------
+
+
+def _plain(value):
+    """Text as it is (an exception's message is never made into pretty JSON); any other value as displayed."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else display(value).text
 
 
 class EventView:
@@ -274,9 +276,9 @@ class EventView:
         self.exception = None
         if event.name == "exception":
             self.exception = {
-                "type": str(attributes.get("exception.type", "")),
-                "message": str(attributes.get("exception.message", "")),
-                "stacktrace": str(attributes.get("exception.stacktrace", "")),
+                "type": _plain(attributes.get("exception.type")),
+                "message": _plain(attributes.get("exception.message")),
+                "stacktrace": _plain(attributes.get("exception.stacktrace")),
             }
             attributes = {k: v for k, v in attributes.items() if k not in
                           ("exception.type", "exception.message", "exception.stacktrace")}  # fmt: skip
