@@ -105,7 +105,7 @@ class TraceQuerySet(models.QuerySet):
         return self.order_by(prefix + field, prefix + "id")
 
     def delete_with_spans(self, batch_size=500):
-        """Deletes the traces with their spans, events and links: five statements per batch of
+        """Deletes the traces with their spans, events and links: six statements per batch of
         traces, each batch in a transaction of its own so that the write lock is never held long.
         Django's own cascade would load every span into memory first. Returns traces deleted."""
         ids = list(self.values_list("pk", flat=True))
@@ -113,6 +113,13 @@ class TraceQuerySet(models.QuerySet):
         for start in range(0, len(ids), batch_size):
             chunk = ids[start : start + batch_size]
             with transaction.atomic(using=self.db):
+                # Locked in ingest's order (by trace_id) before anything is removed: an ingest into
+                # one of these traces then either commits first, and its spans go too, or waits and
+                # creates the trace anew; never a span left pointing at a deleted trace.
+                chunk = list(
+                    Trace.objects.using(self.db).filter(pk__in=chunk).order_by("trace_id").select_for_update()
+                    .values_list("pk", flat=True)
+                )  # fmt: skip
                 spans = Span.objects.filter(trace_id__in=chunk)
                 SpanEvent.objects.filter(span__in=spans.values("pk"))._raw_delete(self.db)
                 SpanLink.objects.filter(span__in=spans.values("pk"))._raw_delete(self.db)

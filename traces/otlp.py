@@ -78,6 +78,7 @@ class SpanRecord:
         "scope",
         "service_name",
         "normalized",
+        "ignored",
     )
 
     def __init__(self, **fields):
@@ -109,12 +110,19 @@ class ScopeRecord:
 
 
 class Batch:
-    """The decoded request: spans to store, and how many were rejected and why."""
+    """The decoded request: spans to store, how many were rejected and why, and the values that
+    were stored but left out of usage totals."""
 
     def __init__(self):
         self.spans = []
         self.rejected = 0
         self.reasons = {}
+        self.ignored = {}
+
+    def add(self, span):
+        self.spans.append(span)
+        for note in span.ignored:
+            self.ignored[note] = self.ignored.get(note, 0) + 1
 
     def reject(self, reason, count=1):
         self.rejected += count
@@ -122,10 +130,18 @@ class Batch:
 
     @property
     def error_message(self):
-        if not self.rejected:
-            return ""
-        parts = [f"{count} span{'s' if count != 1 else ''}: {reason}" for reason, count in self.reasons.items()]
-        return f"rejected {self.rejected} of {self.rejected + len(self.spans)} spans; " + "; ".join(parts)
+        parts = []
+        if self.rejected:
+            reasons = [f"{count} span{'s' if count != 1 else ''}: {reason}" for reason, count in self.reasons.items()]
+            parts.append(f"rejected {self.rejected} of {self.rejected + len(self.spans)} spans; " + "; ".join(reasons))
+        if self.ignored:
+            notes = [f"{note} ({count} span{'s' if count != 1 else ''})" for note, count in list(self.ignored.items())[:5]]
+            more = len(self.ignored) - len(notes)
+            parts.append(
+                "stored, but not counted in token and cost totals: " + "; ".join(notes)
+                + (f"; and {more} more" if more > 0 else "")
+            )
+        return " | ".join(parts)
 
 
 def _fingerprint(*parts):
@@ -307,7 +323,11 @@ def _span_record(
 ):  # fmt: skip
     parent_span_id = _check_ids(trace_id, span_id, parent_span_id)
     _check_times(start_ns, end_ns)
+    for event in events:
+        if not 0 <= event[0] <= MAX_INT64:
+            raise InvalidSpan("an event's time_unix_nano must be below 2**63 nanoseconds")
     name = _clip(name, limit)
+    ignored = []
     return SpanRecord(
         trace_id=trace_id,
         span_id=span_id,
@@ -329,7 +349,8 @@ def _span_record(
         resource=resource,
         scope=scope,
         service_name=resource.service_name,
-        normalized=semconv.normalize(attributes, name),
+        normalized=semconv.normalize(attributes, name, ignored),
+        ignored=ignored,
     )
 
 
@@ -365,7 +386,7 @@ def decode_protobuf(body, limit):
             for span in scope_spans.spans:
                 try:
                     status = span.status
-                    batch.spans.append(
+                    batch.add(
                         _span_record(
                             span.trace_id.hex(),
                             span.span_id.hex(),
@@ -629,14 +650,36 @@ def _json_span(span, resource, scope, limit):
     )
 
 
-def _replace_lone_surrogates(value):
-    if isinstance(value, str):
-        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if isinstance(value, list):
-        return [_replace_lone_surrogates(v) for v in value]
-    if isinstance(value, dict):
-        return {_replace_lone_surrogates(k): _replace_lone_surrogates(v) for k, v in value.items()}
-    return value
+def _replace_lone_surrogates(document):
+    """The document with every lone UTF-16 surrogate in its strings replaced by U+FFFD, in place.
+    Iterative: a hostile document may nest far deeper than Python's recursion limit."""
+
+    def fixed(text):
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+    if isinstance(document, str):
+        return fixed(document)
+    pending = [document]
+    while pending:
+        container = pending.pop()
+        if isinstance(container, list):
+            for index, item in enumerate(container):
+                if isinstance(item, str):
+                    container[index] = fixed(item)
+                elif isinstance(item, (list, dict)):
+                    pending.append(item)
+        else:
+            for key in list(container):
+                item = container[key]
+                if isinstance(item, str):
+                    item = fixed(item)
+                elif isinstance(item, (list, dict)):
+                    pending.append(item)
+                if isinstance(key, str) and (new_key := fixed(key)) != key:
+                    del container[key]
+                    key = new_key
+                container[key] = item
+    return document
 
 
 def decode_json(body, limit):
@@ -681,7 +724,7 @@ def decode_json(body, limit):
             )
             for span in _json_list(scope_spans, "spans", "spans", "spans"):
                 try:
-                    batch.spans.append(_json_span(span, resource, scope, limit))
+                    batch.add(_json_span(span, resource, scope, limit))
                 except InvalidSpan as exc:
                     batch.reject(str(exc))
                 except RecursionError:

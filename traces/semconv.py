@@ -111,6 +111,10 @@ MODULE_TYPE_STEMS = (
 # Categories whose usage is summed into trace totals. Agents and chains often repeat the
 # usage of the model calls beneath them; summing only the calls counts every token once.
 USAGE_CATEGORIES = frozenset({"llm", "embedding", "reranker"})
+# The largest token count and cost one span may report. Far beyond any real model call, and small
+# enough that sums over millions of spans stay within a 64-bit integer.
+MAX_TOKENS = 10**12
+MAX_COST = 1e9
 
 _TEXT_LIMIT = 256
 
@@ -132,7 +136,7 @@ def _text(attributes, field):
     return value[:_TEXT_LIMIT]
 
 
-def _int(attributes, field):
+def _int(attributes, field, ignored):
     for key in FIELD_KEYS[field]:
         value = attributes.get(key)
         if value is None or isinstance(value, bool):
@@ -144,12 +148,13 @@ def _int(attributes, field):
                 number = int(float(value))
             except (TypeError, ValueError, OverflowError):
                 continue
-        if -(2**63) < number < 2**63:
+        if 0 <= number <= MAX_TOKENS:
             return number
+        ignored.append(f"{key}={_shown(value)} is outside 0..{MAX_TOKENS:,}")
     return None
 
 
-def _float(attributes, field):
+def _float(attributes, field, ignored):
     for key in FIELD_KEYS[field]:
         value = attributes.get(key)
         if value is None or isinstance(value, bool):
@@ -158,9 +163,15 @@ def _float(attributes, field):
             number = float(value)
         except (TypeError, ValueError, OverflowError):
             continue
-        if math.isfinite(number):
+        if 0 <= number <= MAX_COST:
             return number
+        ignored.append(f"{key}={_shown(value)} is outside 0..{MAX_COST:,.0f}")
     return None
+
+
+def _shown(value):
+    text = str(value)
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def category(attributes, span_name=""):
@@ -198,20 +209,25 @@ def category(attributes, span_name=""):
     return span_type or "other"
 
 
-def normalize(attributes, span_name=""):
-    """Normalized fields of one span, as a dict keyed like the Span model's columns."""
+def normalize(attributes, span_name="", ignored=None):
+    """Normalized fields of one span, as a dict keyed like the Span model's columns.
+
+    Token counts and costs outside their plausible range are left out (the attribute itself is
+    kept): one absurd number must not poison every total it would be summed into. Each value left
+    out is described in `ignored`, so that ingest can tell the client."""
+    ignored = [] if ignored is None else ignored
     fields = {
         "category": category(attributes, span_name),
         "model": _text(attributes, "model"),
         "response_model": _text(attributes, "response_model"),
         "provider": _text(attributes, "provider")[:128],
         "operation": _text(attributes, "operation")[:128],
-        "input_tokens": _int(attributes, "input_tokens"),
-        "output_tokens": _int(attributes, "output_tokens"),
-        "total_tokens": _int(attributes, "total_tokens"),
-        "input_cost": _float(attributes, "input_cost"),
-        "output_cost": _float(attributes, "output_cost"),
-        "total_cost": _float(attributes, "total_cost"),
+        "input_tokens": _int(attributes, "input_tokens", ignored),
+        "output_tokens": _int(attributes, "output_tokens", ignored),
+        "total_tokens": _int(attributes, "total_tokens", ignored),
+        "input_cost": _float(attributes, "input_cost", ignored),
+        "output_cost": _float(attributes, "output_cost", ignored),
+        "total_cost": _float(attributes, "total_cost", ignored),
         "currency": _text(attributes, "currency")[:16],
         "workflow_name": _text(attributes, "workflow_name"),
         "module_name": _text(attributes, "module_name"),

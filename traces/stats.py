@@ -15,6 +15,22 @@ BUCKETS = [60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 8
 _NS = 1_000_000_000
 
 
+class Total(Sum):
+    """SUM that cannot overflow. SQLite's SUM of integers fails past 2**63 where its TOTAL answers
+    a float; PostgreSQL sums bigint into numeric already. Read the result through `_whole`."""
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function="TOTAL", **extra_context)
+
+
+def _whole(value):
+    return int(value or 0)
+
+
+def _sum_sql():
+    return "TOTAL" if connection.vendor == "sqlite" else "SUM"
+
+
 def bucket_seconds_for(span_seconds):
     for seconds in BUCKETS:
         if span_seconds / seconds <= 60:
@@ -30,7 +46,7 @@ def _percentile_rows(traces, origin_ns, bucket_ns):
     bucket = "(start_ns - %s) / %s" if bucket_ns else "0"
     bucket_params = [origin_ns, bucket_ns] if bucket_ns else []
     sql = f"""
-        SELECT bucket, COUNT(*), SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END), SUM(total_tokens),
+        SELECT bucket, COUNT(*), SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END), {_sum_sql()}(total_tokens),
                SUM(total_cost), MIN(CASE WHEN rn >= 0.50 * n THEN duration_ms END),
                MIN(CASE WHEN rn >= 0.95 * n THEN duration_ms END), MIN(CASE WHEN rn >= 0.99 * n THEN duration_ms END)
         FROM (
@@ -51,12 +67,12 @@ def summarize(traces, start=None, end=None):
     totals = traces.aggregate(
         traces=Count("pk"),
         errors=Count("pk", filter=Q(status="error")),
-        spans=Sum("span_count"),
-        error_spans=Sum("error_count"),
+        spans=Total("span_count"),
+        error_spans=Total("error_count"),
         avg_duration=Avg("duration_ms"),
-        input_tokens=Sum("input_tokens"),
-        output_tokens=Sum("output_tokens"),
-        total_tokens=Sum("total_tokens"),
+        input_tokens=Total("input_tokens"),
+        output_tokens=Total("output_tokens"),
+        total_tokens=Total("total_tokens"),
         cost=Sum("total_cost"),
     )
     count = totals["traces"]
@@ -68,15 +84,15 @@ def summarize(traces, start=None, end=None):
         "total_traces": count,
         "traces_with_errors": totals["errors"],
         "error_rate": (totals["errors"] / count) if count else 0.0,
-        "total_spans": totals["spans"] or 0,
-        "error_spans": totals["error_spans"] or 0,
+        "total_spans": _whole(totals["spans"]),
+        "error_spans": _whole(totals["error_spans"]),
         "avg_duration_ms": totals["avg_duration"],
         "p50_duration_ms": p50,
         "p95_duration_ms": p95,
         "p99_duration_ms": p99,
-        "input_tokens": totals["input_tokens"] or 0,
-        "output_tokens": totals["output_tokens"] or 0,
-        "total_tokens": totals["total_tokens"] or 0,
+        "input_tokens": _whole(totals["input_tokens"]),
+        "output_tokens": _whole(totals["output_tokens"]),
+        "total_tokens": _whole(totals["total_tokens"]),
         "total_cost": totals["cost"] or 0.0,
         "by_model": by_model(traces),
         "by_workflow": _breakdown(traces, "workflow_name", "workflow"),
@@ -93,9 +109,9 @@ def by_model(traces):
         .annotate(
             calls=Count("pk"),
             errors=Count("pk", filter=Q(status_code=2)),
-            input_tokens=Sum("input_tokens"),
-            output_tokens=Sum("output_tokens"),
-            total_tokens=Sum("total_tokens"),
+            input_tokens=Total("input_tokens"),
+            output_tokens=Total("output_tokens"),
+            total_tokens=Total("total_tokens"),
             cost=Sum("total_cost"),
             avg_duration_ns=Avg("duration_ns"),
         )
@@ -106,9 +122,9 @@ def by_model(traces):
             "model": row["model"],
             "calls": row["calls"],
             "errors": row["errors"],
-            "input_tokens": row["input_tokens"] or 0,
-            "output_tokens": row["output_tokens"] or 0,
-            "total_tokens": row["total_tokens"] or 0,
+            "input_tokens": _whole(row["input_tokens"]),
+            "output_tokens": _whole(row["output_tokens"]),
+            "total_tokens": _whole(row["total_tokens"]),
             "cost": row["cost"] or 0.0,
             "avg_duration_ms": (row["avg_duration_ns"] or 0) / 1e6,
         }
@@ -124,7 +140,7 @@ def _breakdown(traces, field, label, limit=50):
             traces=Count("pk"),
             errors=Count("pk", filter=Q(status="error")),
             avg_duration_ms=Avg("duration_ms"),
-            total_tokens=Sum("total_tokens"),
+            total_tokens=Total("total_tokens"),
             cost=Sum("total_cost"),
         )
         .order_by("-traces", field)[:limit]
@@ -135,7 +151,7 @@ def _breakdown(traces, field, label, limit=50):
             "traces": row["traces"],
             "errors": row["errors"],
             "avg_duration_ms": row["avg_duration_ms"],
-            "total_tokens": row["total_tokens"] or 0,
+            "total_tokens": _whole(row["total_tokens"]),
             "cost": row["cost"] or 0.0,
         }
         for row in rows
@@ -160,7 +176,7 @@ def series(traces, start=None, end=None):
                 "start": datetime.fromtimestamp(origin + index * seconds, timezone.utc),
                 "traces": row[1] if row else 0,
                 "errors": row[2] if row else 0,
-                "total_tokens": (row[3] or 0) if row else 0,
+                "total_tokens": _whole(row[3]) if row else 0,
                 "cost": (row[4] or 0.0) if row else 0.0,
                 "p50_duration_ms": row[5] if row else None,
                 "p95_duration_ms": row[6] if row else None,

@@ -14,10 +14,11 @@ Guarantees, whatever order and however often spans arrive:
 import json
 from datetime import datetime, timezone
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, OperationalError, connection, transaction
 
 from traces.semconv import USAGE_CATEGORIES
 
+MAX_INT64 = 2**63 - 1
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 
 # fingerprint -> primary key of resources and scopes that are known to be committed.
@@ -65,14 +66,35 @@ def store(batch):
             unique += 1
     # Encoded before the transaction begins: on SQLite every worker queues for the one write lock.
     encoded = {id(span): _dumps(span.attributes) for spans in spans_by_trace.values() for span in spans.values()}
+    repeated_in_request = len(batch.spans) - unique
     try:
         result = _store_once(spans_by_trace, encoded)
     except IntegrityError:
         # A cached resource or scope id can go stale when rows are removed by hand: forget them all.
         _resource_ids.clear()
         _scope_ids.clear()
-        result = _store_once(spans_by_trace, encoded)
-    result.duplicates += len(batch.spans) - unique
+        result = _store_each_trace(batch, spans_by_trace, encoded)
+    except (DataError, OverflowError):
+        result = _store_each_trace(batch, spans_by_trace, encoded)
+    result.duplicates += repeated_in_request
+    return result
+
+
+def _store_each_trace(batch, spans_by_trace, encoded):
+    """Stores the batch trace by trace after the database refused it whole, so that a value it
+    cannot hold costs only the spans of its own trace, which are rejected with the reason."""
+    result = StoreResult()
+    for trace_id, spans in spans_by_trace.items():
+        try:
+            one = _store_once({trace_id: spans}, encoded)
+        except (DataError, IntegrityError, OverflowError) as exc:
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            batch.reject(f"the database refused a value of trace {trace_id}: {reason}", len(spans))
+            batch.spans = [span for span in batch.spans if span.trace_id != trace_id]
+            continue
+        result.stored += one.stored
+        result.duplicates += one.duplicates
+        result.traces += one.traces
     return result
 
 
@@ -159,7 +181,22 @@ def _ensure(cursor, sql, table, cache, created, spans_by_trace, attr):
 
 def _lock_traces(cursor, sql, spans_by_trace):
     """Each touched trace's row, created when new and locked until commit, as a dict of its state."""
-    trace_ids = sorted(spans_by_trace)  # one lock order for every writer: no deadlocks
+    states = {}
+    pending = sorted(spans_by_trace)  # one lock order for every writer: no deadlocks
+    for _attempt in range(5):
+        if not pending:
+            return states
+        _create_traces(cursor, sql, spans_by_trace, pending)
+        states.update(_select_traces(cursor, sql, pending))
+        # On PostgreSQL a concurrent delete can remove a row between our INSERT (which found it and
+        # did nothing) and our lock: the trace is created again, as if this batch had come first.
+        pending = [trace_id for trace_id in pending if trace_id not in states]
+    if pending:
+        raise OperationalError(f"traces kept being deleted while this batch was stored: {len(pending)}")
+    return states
+
+
+def _create_traces(cursor, sql, spans_by_trace, trace_ids):
     now = sql.adapt_datetime(datetime.now(timezone.utc))
     columns = TRACE_UPDATE + ("trace_id",)
     placeholder = sql.values(columns, ("models_used",))
@@ -176,6 +213,9 @@ def _lock_traces(cursor, sql, spans_by_trace):
             "ON CONFLICT (trace_id) DO NOTHING",
             [value for row in chunk for value in row],
         )
+
+
+def _select_traces(cursor, sql, trace_ids):
     states = {}
     lock = " ORDER BY trace_id FOR UPDATE" if sql.postgres else ""
     for chunk in sql.chunks(trace_ids, 1):
@@ -315,9 +355,9 @@ def merge(state, spans):
             state["error_count"] += 1
         normalized = span.normalized
         if normalized["category"] in USAGE_CATEGORIES:
-            state["input_tokens"] += normalized["input_tokens"] or 0
-            state["output_tokens"] += normalized["output_tokens"] or 0
-            state["total_tokens"] += normalized["total_tokens"] or 0
+            # Saturating: however many spans a trace gathers, its totals fit their 64-bit columns.
+            for field in ("input_tokens", "output_tokens", "total_tokens"):
+                state[field] = min(MAX_INT64, state[field] + (normalized[field] or 0))
             state["total_cost"] += normalized["total_cost"] or 0.0
         if normalized["model"]:
             models.add(normalized["model"])
