@@ -3,11 +3,13 @@
 
 import os
 import secrets
+import socket
 import sys
 import warnings
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -39,6 +41,7 @@ MSGTRACE_HOST = env_str("MSGTRACE_HOST", "127.0.0.1")
 MSGTRACE_PORT = env_int("MSGTRACE_PORT", 4321)
 # OTLP request bodies, compressed and decompressed, may not exceed this.
 MSGTRACE_MAX_BODY_BYTES = env_int("MSGTRACE_MAX_BODY_BYTES", 32 * 1024 * 1024)
+MSGTRACE_BODY_TIMEOUT_SECONDS = env_int("MSGTRACE_BODY_TIMEOUT_SECONDS", 30)  # whole body, or 408
 # String and bytes attribute values longer than this are truncated with a visible marker.
 MSGTRACE_MAX_ATTRIBUTE_BYTES = env_int("MSGTRACE_MAX_ATTRIBUTE_BYTES", 1024 * 1024)
 # When set, ingest requests must carry one of these as a bearer token or x-api-key.
@@ -48,36 +51,74 @@ MSGTRACE_RETENTION_DAYS = env_int("MSGTRACE_RETENTION_DAYS", 0)
 # At most this many traces are kept, the oldest removed first (0: no limit).
 MSGTRACE_RETENTION_MAX_TRACES = env_int("MSGTRACE_RETENTION_MAX_TRACES", 0)
 MSGTRACE_RETENTION_INTERVAL_SECONDS = env_int("MSGTRACE_RETENTION_INTERVAL_SECONDS", 300)
+MSGTRACE_QUERY_TIMEOUT_SECONDS = env_int("MSGTRACE_QUERY_TIMEOUT_SECONDS", 10)  # a list, search or stats read; 0: none
 MSGTRACE_WORKERS = env_int("MSGTRACE_WORKERS", 2)
 # FULL survives power loss as well as a killed process; NORMAL only the latter, but is faster.
 MSGTRACE_SQLITE_SYNCHRONOUS = env_str("MSGTRACE_SQLITE_SYNCHRONOUS", "FULL").upper()
 
 
 def _secret_key():
-    """SECRET_KEY from the environment, else one generated once and kept beside the database,
-    so sessions survive restarts without anyone having to invent a key."""
+    """SECRET_KEY from the environment, else one generated once and kept beside the database, so
+    sessions survive restarts without anyone having to invent a key. Every process must read the
+    same key: when it cannot be kept, msgtrace refuses to start rather than sign with a key of its own."""
     if env_str("SECRET_KEY"):
         return env_str("SECRET_KEY")
     key_file = MSGTRACE_DB_PATH.parent / "secret.key"
     try:
         return key_file.read_text().strip()
     except FileNotFoundError:
-        key = secrets.token_urlsafe(50)
-        try:
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(key)
-            return key
-        except FileExistsError:  # another worker wrote it first
-            return key_file.read_text().strip()
-        except OSError:
-            return key
+        pass
+    except OSError as exc:
+        raise ImproperlyConfigured(f"msgtrace cannot read {key_file}: {exc.strerror}. Set SECRET_KEY instead.") from None
+    key = secrets.token_urlsafe(50)
+    try:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        return key
+    except FileExistsError:  # another process wrote it first
+        return key_file.read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"msgtrace cannot write its secret key to {key_file}: {exc.strerror}. "
+            "Make that directory writable, or set SECRET_KEY (the same value for every process)."
+        ) from None
+
+
+def _private_database_file(path):
+    """Creates the SQLite file readable by its owner only, before SQLite creates it with the umask's
+    permissions (its -wal and -shm files take the database file's)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        pass  # SQLite reports an unwritable location itself, with the path, when it opens the file
+
+
+def _default_allowed_hosts():
+    """The names msgtrace is served on: loopback names, plus the machine's own names and addresses
+    when it listens on every interface. Never "*": a page elsewhere could reach a local msgtrace
+    through DNS rebinding and read every trace."""
+    hosts = [".localhost", "localhost", "127.0.0.1", "[::1]"]
+    if MSGTRACE_HOST in ("0.0.0.0", "::", ""):
+        names = {socket.gethostname(), socket.getfqdn()}
+        for name in list(names):
+            try:
+                names.update(socket.gethostbyname_ex(name)[2])
+            except OSError:
+                pass
+        hosts += sorted(name for name in names if name)
+    elif MSGTRACE_HOST not in hosts:
+        hosts.append(f"[{MSGTRACE_HOST}]" if ":" in MSGTRACE_HOST else MSGTRACE_HOST)
+    return hosts
 
 
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("MSGTRACE_DEBUG", False)
-ALLOWED_HOSTS = env_list("MSGTRACE_ALLOWED_HOSTS", "*")
+ALLOWED_HOSTS = env_list("MSGTRACE_ALLOWED_HOSTS") or _default_allowed_hosts()
 CSRF_TRUSTED_ORIGINS = env_list("MSGTRACE_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
@@ -107,14 +148,16 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "traces.middleware.DatabaseUnavailableMiddleware",
 ]
 
-# Browser-based exporters (OpenTelemetry JS in a web page) post from other origins: answer their
-# CORS preflight on the OTLP paths and the API. "*" allows every origin.
-_cors_origins = env_list("MSGTRACE_CORS_ORIGINS")
-CORS_ALLOW_ALL_ORIGINS = _cors_origins == ["*"]
-CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else _cors_origins
-CORS_URLS_REGEX = r"^/(v1/traces|api/v1/.*)?$"
+# Browser-based exporters (OpenTelemetry JS in a web page) post from other origins: the OTLP ingest
+# paths answer CORS for MSGTRACE_CORS_ORIGINS ("*": every origin), the REST API only for the origins
+# named in MSGTRACE_CORS_API_ORIGINS, never with credentials. traces.cors decides per request.
+MSGTRACE_CORS_ORIGINS = env_list("MSGTRACE_CORS_ORIGINS")
+MSGTRACE_CORS_API_ORIGINS = env_list("MSGTRACE_CORS_API_ORIGINS")
+CORS_URLS_REGEX = r"(?!)"  # no path by the library's own rule: see traces.cors
+CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_HEADERS = ["content-type", "content-encoding", "authorization", "x-api-key", "traceparent"]
 CORS_PREFLIGHT_MAX_AGE = 3600
 
@@ -144,6 +187,7 @@ TEMPLATES = [
 if env_str("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(env_str("DATABASE_URL"), conn_max_age=600)}
 else:
+    _private_database_file(MSGTRACE_DB_PATH)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",

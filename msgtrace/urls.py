@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 
 from msgtrace.api import api
 from traces import views as ingest
+from traces.health import health
 
 urlpatterns = [
     # OTLP/HTTP: the standard path, the one msgtrace-sdk and msgflux default to, and the bare
@@ -12,7 +13,7 @@ urlpatterns = [
     # POST /api/v1/traces/export (msgtrace-sdk's default) is routed through the API, which shares the path.
     path("api/v1/", api.urls),
     path("docs", RedirectView.as_view(url="/api/v1/docs", permanent=False)),
-    path("health", ingest.health, name="health"),
+    path("health", health, name="health"),
     path("admin/", admin.site.urls),
     # The pages; "/" also takes OTLP posts (msgtrace-sdk given a bare base URL posts there).
     path("", include("ui.urls")),

@@ -76,3 +76,16 @@ def otlp_json(spans):
         item = {"resource": resource_document, "scopeSpans": scope_spans}
         document.append(_optional(item, "schemaUrl", resource.schema_url))
     return {"resourceSpans": document}
+
+
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets, which
+# can fetch URLs or run commands when the file is opened (CSV injection).
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+
+
+def spreadsheet_safe(value):
+    """A CSV cell value that spreadsheets show as text: text that would start a formula gets a
+    leading apostrophe, which they hide. Numbers are left alone."""
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value

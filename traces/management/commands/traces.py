@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from traces import otlp
-from traces.export import otlp_json
+from traces.export import otlp_json, spreadsheet_safe
 from traces.management.commands._common import find_trace, traces_matching
 from traces.models import Span, Trace
 from traces.store import store
@@ -112,8 +112,8 @@ class Command(BaseCommand):
                 writer.writerow(SUMMARY_FIELDS)
                 count = 0
                 for trace in traces.iterator(chunk_size=2000):
-                    writer.writerow([";".join(trace.models_used) if f == "models_used" else getattr(trace, f)
-                                     for f in SUMMARY_FIELDS])  # fmt: skip
+                    writer.writerow([spreadsheet_safe(";".join(trace.models_used) if f == "models_used"
+                                                      else getattr(trace, f)) for f in SUMMARY_FIELDS])  # fmt: skip
                     count += 1
             else:
                 spans = Span.objects.filter(trace__in=traces.values("pk")).for_display().order_by("trace_id", "start_ns", "id")
