@@ -1,6 +1,7 @@
 """The REST API under /api/v1: trace and span queries, statistics and export."""
 
 import csv
+import functools
 import io
 import json
 from datetime import datetime, timezone
@@ -14,7 +15,9 @@ from traces import tree as span_tree
 from traces.export import otlp_json
 from traces.models import Span, SpanKind, StatusCode, Trace, stored_text
 from traces.pagination import encode_cursor, page
-from traces.timeframe import parse_moment, window_start
+from traces.parameters import check_cursor, moment
+from traces.query_limits import QueryTimeout, time_limit
+from traces.timeframe import window_start
 from traces.views import export_traces
 
 router = Router(tags=["traces"])
@@ -64,6 +67,8 @@ class TraceSummary(Schema):
 
 # Counting every match costs what reading every match costs: past this many, the total says "at least".
 TOTAL_LIMIT = 1000
+# Far past any store (a page there is empty) and far below 2**63, where offset + limit overflows SQL's integers.
+MAX_OFFSET = 10**12
 
 
 class TraceList(Schema):
@@ -366,9 +371,23 @@ def _moment(text, name):
     if not text:
         return None
     try:
-        return parse_moment(text)
+        return moment(text)
     except ValueError as exc:
         raise InvalidParameter(f"{name}: {exc}") from None
+
+
+def _time_limited(endpoint):
+    """The endpoint's reads stop at MSGTRACE_QUERY_TIMEOUT_SECONDS; one that would run longer is answered 503."""
+
+    @functools.wraps(endpoint)
+    def limited(request, *args, **kwargs):
+        try:
+            with time_limit():
+                return endpoint(request, *args, **kwargs)
+        except QueryTimeout as timeout:
+            return Status(503, {"detail": str(timeout)})
+
+    return limited
 
 
 def _datetime(ns):
@@ -385,25 +404,28 @@ def _trace_or_404(trace_id):
 # --- endpoints ---------------------------------------------------------------------------------
 
 
-@router.get("/traces", response={200: TraceList, 400: QueryErrorOut, 422: Error})
+@router.get("/traces", response={200: TraceList, 400: QueryErrorOut, 422: Error, 503: Error})
+@_time_limited
 def list_traces(
     request,
     filters: Query[TraceFilters],
     sort: SortField = "-start_time",
     limit: int = Query(50, ge=1, le=1000),
     cursor: str | None = None,
-    offset: int = Query(0, ge=0, description="the first API's paging; prefer cursor"),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET, description="the first API's paging; prefer cursor"),
     include_total: bool = True,
 ):
     """Trace summaries, newest first by default. Page with `next_cursor` (stable while traces arrive)
     or, as the first msgtrace API did, with `offset`."""
     ordered = filters.apply(Trace.objects.all()).sorted_by(sort)
+    field = ordered.query.order_by[0].lstrip("-")
+    if cursor:
+        check_cursor(cursor, Trace, field)
     total = total_exact = None
     if include_total:
         # Counted in the page's order and capped: the cost of reading a few pages, whatever the store's size.
         counted = ordered[: TOTAL_LIMIT + 1].count()
         total, total_exact = min(counted, TOTAL_LIMIT), counted <= TOTAL_LIMIT
-    field = ordered.query.order_by[0].lstrip("-")
     if offset and not cursor:
         rows = list(ordered[offset : offset + limit + 1])
         next_cursor = encode_cursor(getattr(rows[limit - 1], field), rows[limit - 1].pk) if len(rows) > limit else None
@@ -506,7 +528,8 @@ def delete_trace(request, trace_id: str):
     return Status(204, None)
 
 
-@router.get("/spans", response={200: SpanList, 400: QueryErrorOut, 422: Error})
+@router.get("/spans", response={200: SpanList, 400: QueryErrorOut, 422: Error, 503: Error})
+@_time_limited
 def list_spans(
     request,
     q: str | None = Query(None, description="query language, e.g. kind:llm AND model:gpt-4o AND duration:>2s"),
@@ -523,13 +546,16 @@ def list_spans(
         spans = spans.filter(trace__trace_id=stored_text(trace_id.lower()))
     if not include_attributes:
         spans = spans.defer("attributes")
+    if cursor:
+        check_cursor(cursor, Span, "start_ns")
     rows, next_cursor = page(spans.order_by("-start_ns", "-id"), "start_ns", True, cursor, limit)
     for span in rows:
         span.with_attributes = include_attributes
     return {"spans": rows, "next_cursor": next_cursor}
 
 
-@router.get("/stats", response={200: StatsOut, 400: QueryErrorOut, 422: Error})
+@router.get("/stats", response={200: StatsOut, 400: QueryErrorOut, 422: Error, 503: Error})
+@_time_limited
 def get_stats(
     request,
     filters: Query[TraceFilters],

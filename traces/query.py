@@ -20,7 +20,7 @@ from functools import reduce
 
 from django.db import NotSupportedError
 from django.db.models import BooleanField, CharField, F, Func, OuterRef, Q, TextField
-from django.db.models.lookups import Exact
+from django.db.models.lookups import BuiltinLookup, Exact, IContains
 
 from traces.models import Category, Span, SpanExists, Status, StatusCode
 
@@ -62,6 +62,9 @@ _TERM_STARTS = frozenset({WORD, STRING, FIELD, LPAREN, NOT, MINUS})
 _STRING_ESCAPES = '"\\*'
 # Deep enough for any query a person writes; shallow enough that parsing never hits Python's recursion limit.
 MAX_DEPTH = 64
+# A database parses "a AND b AND c ..." into a tree as deep as the chain is long, and SQLite refuses
+# trees deeper than 1,000: terms beyond a few hundred fail there. 100 is far more than a person writes.
+MAX_TERMS = 100
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.i = 0
         self.depth = 0
+        self.terms = 0
 
     @property
     def peek(self):
@@ -308,6 +312,12 @@ class _Parser:
                 raise QuerySyntaxError("unclosed '('", token.column)
             self.take()
             return node
+        if token.kind in (FIELD, WORD, STRING):
+            self.terms += 1
+            if self.terms > MAX_TERMS:
+                raise QuerySyntaxError(
+                    f"the query has more than {MAX_TERMS} terms", token.column, "search with fewer terms"
+                )
         if token.kind == FIELD:
             return self.field_term()
         if token.kind in (WORD, STRING):
@@ -410,16 +420,23 @@ def _pattern(target, value):
         return _lookup(target, "exact", value.text)
     if value.anything:
         return ~_lookup(target, "exact", "")
-    # "a**b" is "a*b": only the outer parts say whether the pattern is anchored.
-    parts = [value.parts[0], *(p for p in value.parts[1:-1] if p), value.parts[-1]]
-    if len(parts) == 2 and not parts[1]:
-        return _lookup(target, "istartswith", parts[0])
-    if len(parts) == 2 and not parts[0]:
-        return _lookup(target, "iendswith", parts[1])
-    if len(parts) == 3 and not parts[0] and not parts[2]:
-        return _lookup(target, "icontains", parts[1])
-    # (?s): "." crosses newlines in Python as it already does in PostgreSQL.
-    return _lookup(target, "iregex", "(?s)^" + ".*".join(re.escape(p) for p in parts) + "$")
+    return Q(_Like(F(target) if isinstance(target, str) else target, value.parts))
+
+
+class _Like(IContains):
+    """text LIKE 'part%part%part', case-insensitive the way Django's icontains is on each database.
+
+    LIKE rather than a regular expression: both databases match '%' without backtracking (a failed
+    match after the last '%' gives up at once), so a pattern with many stars costs about
+    len(text) x stars. A regular expression such as ^a.*a.*a.*b$ on SQLite is Python's re, which
+    backtracks: against 60 a's it ran for minutes. rhs is the value's parts; each is escaped so that
+    %, _ and \\ in a value are themselves.
+    """
+
+    def process_rhs(self, compiler, connection):
+        rhs, params = BuiltinLookup.process_rhs(self, compiler, connection)
+        params[0] = "%".join(connection.ops.prep_for_like_query(part) for part in self.rhs)
+        return rhs, params
 
 
 def _lookup(target, lookup, value):

@@ -7,10 +7,11 @@ from urllib.parse import urlencode
 from django import forms
 from django.urls import reverse
 
-from traces.models import Status, Trace
-from traces.pagination import InvalidCursor, decode_cursor
+from traces.models import SORTS, Status, Trace
+from traces.pagination import InvalidCursor
+from traces.parameters import check_cursor, moment
 from traces.query import QueryError
-from traces.timeframe import WINDOWS, parse_moment
+from traces.timeframe import WINDOWS
 
 # The list's columns that sort, with the direction a first click sorts them in.
 SORTABLE = {"start_time": "-", "duration": "-", "spans": "-", "tokens": "-", "cost": "-"}
@@ -29,6 +30,13 @@ def _text(placeholder, **attrs):
 def _number(placeholder):
     label = f"{placeholder} duration (ms)"
     return forms.NumberInput(attrs={"placeholder": placeholder, "step": "any", "aria-label": label})
+
+
+def _moment(text):
+    try:
+        return moment(text)
+    except ValueError as error:
+        raise forms.ValidationError(str(error)) from None
 
 
 class DashboardForm(forms.Form):
@@ -76,24 +84,20 @@ class TraceListForm(forms.Form):
     def clean_start(self):
         text = self.cleaned_data["start"].strip()
         if text:
-            try:
-                parse_moment(text)
-            except ValueError as error:
-                raise forms.ValidationError(str(error)) from None
+            _moment(text)
         return text
 
     def clean_new_since(self):
         text = self.cleaned_data["new_since"].strip()
-        try:
-            return parse_moment(text) if text else None
-        except ValueError as error:
-            raise forms.ValidationError(str(error)) from None
+        return _moment(text) if text else None
 
     def _clean_cursor(self, name):
         cursor = self.cleaned_data[name].strip()
-        if cursor:
+        # "sort" is declared before the cursors, so it is clean (or known invalid) by now.
+        sort = self.cleaned_data.get("sort")
+        if cursor and sort:
             try:
-                decode_cursor(cursor)
+                check_cursor(cursor, Trace, SORTS[sort.lstrip("-")])
             except InvalidCursor as error:
                 raise forms.ValidationError(f"{error}: start again from the first page") from None
         return cursor
@@ -127,7 +131,7 @@ class TraceListForm(forms.Form):
             "model": data["model"].strip(),
             "min_duration_ms": data["min_duration_ms"],
             "max_duration_ms": data["max_duration_ms"],
-            "start": parse_moment(data["start"]) if data["start"] else None,
+            "start": moment(data["start"]) if data["start"] else None,
         }
 
     def traces(self):

@@ -23,9 +23,9 @@ def store(client):
     return post_five_traces(client)
 
 
-def listed(response):
+def listed(response, status=200):
     """The traces the page shows, as the small integers the fixture gave them, in page order."""
-    assert response.status_code == 200, response.content[:2000]
+    assert response.status_code == status, response.content[:2000]
     return [int(trace_id, 16) for trace_id in re.findall(r'<tr id="trace-([0-9a-f]{32})"', response.text)]
 
 
@@ -147,7 +147,7 @@ def test_an_empty_store_shows_how_to_send_the_first_trace(client):
 def test_a_syntax_error_shows_the_message_and_a_caret_under_its_column(store):
     response = store.get("/traces", {"q": "service:api duration:"})
 
-    assert listed(response) == []
+    assert listed(response, status=400) == []
     page = html.unescape(response.text)
     assert "expected a value after 'duration:'</strong> at column 22" in page
     assert '<code>service:api duration:\n                     <span class="caret">^</span></code>' in page
@@ -173,12 +173,20 @@ def test_an_unknown_field_names_the_known_ones(store):
         ("cursor=nonsense", "the cursor is not one this server handed out"),
     ],
 )
-def test_invalid_parameters_are_explained_not_answered_with_an_error_page(store, query, message):
+def test_invalid_parameters_are_explained_on_the_page_answered_400(store, query, message):
     response = store.get(f"/traces?{query}")
 
-    assert response.status_code == 200
-    assert listed(response) == []
+    assert listed(response, status=400) == []
     assert message in html.unescape(response.text)
+    assert 'id="search"' in response.text  # the whole page, with the form to correct them
+
+
+def test_htmx_gets_the_explanation_as_a_fragment_it_swaps_in(store):
+    # HTMX swaps in 2xx answers only: the fragment is the error message, answered 200.
+    response = store.get("/traces", {"q": "(error:true"}, **HTMX)
+
+    assert listed(response) == []
+    assert "unclosed '('</strong> at column 1" in html.unescape(response.text)
 
 
 # --- sorting ---------------------------------------------------------------------------------

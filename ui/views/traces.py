@@ -11,6 +11,7 @@ from django_htmx.http import push_url
 
 from traces.models import SORTS, Trace
 from traces.pagination import encode_cursor, page
+from traces.query_limits import QueryTimeout, time_limit
 from ui.forms import DEFAULT_SORT, SORTABLE, START_PRESETS, TraceListForm
 from ui.views.dashboard import first_run
 
@@ -31,20 +32,33 @@ def trace_list(request):
     if "new_since" in request.GET:  # the notice's poll
         if not valid:
             return HttpResponseBadRequest("invalid parameters")
-        count = form.new_traces()[:NEW_TRACES_CAP].count()
+        try:
+            with time_limit():
+                count = form.new_traces()[:NEW_TRACES_CAP].count()
+        except QueryTimeout:
+            count = 0  # the list itself said the search is too slow: no notice to add
         context = top | {"new_count": count, "poll_url": request.get_full_path()}
         return render(request, "ui/traces.html#new-traces", context)
-    rows, pages = _page(form) if valid else ([], {})
-    empty_store = valid and not rows and pages["is_first"] and not form.is_filtered()
+    rows, pages, timeout = [], {}, None
+    if valid:
+        try:
+            with time_limit():
+                rows, pages = _page(form)
+        except QueryTimeout as error:
+            timeout = error
+    empty_store = valid and not rows and pages.get("is_first") and not form.is_filtered()
     new_since = _new_since(form, rows, pages)
     context = top | {
         "nav": "traces", "form": form, "rows": rows, "pages": pages, "columns": _columns(form),
         "presets": START_PRESETS, "here": form.url(**pages.get("canonical", {})),
         "first_run": first_run(request) if empty_store else None,
         "new_since": new_since, "poll_url": new_since and form.url(cursor=None, before=None, new_since=new_since),
+        "timeout": timeout,
     }  # fmt: skip
     partial = request.htmx and not request.htmx.history_restore_request
-    response = render(request, "ui/traces.html#results" if partial else "ui/traces.html", context)
+    # HTMX swaps in only a 2xx answer: the results fragment explains the problem in place either way.
+    status = 200 if partial or (valid and not timeout) else 503 if timeout else 400
+    response = render(request, "ui/traces.html#results" if partial else "ui/traces.html", context, status=status)
     if partial:
         push_url(response, context["here"])  # the URL without blank fields, whatever the form sent
     patch_vary_headers(response, ["HX-Request"])
