@@ -231,6 +231,55 @@ def test_plain_input_and_output_values_are_text():
     assert semconv.prompt({}) is None
 
 
+def test_every_message_shape_is_read_by_type():
+    messages = [
+        {"role": 5, "parts": 5},
+        {"role": None, "parts": [7, {"type": "text", "content": {"a": 1}}, {"type": "tool_call", "name": ["x"], "id": 3}]},
+        {"role": "assistant", "content": {"a": 1}, "tool_calls": [{"id": "c1", "function": "f"}, "junk"]},
+        {"role": "assistant", "tool_calls": [{"function": {"name": "lookup", "arguments": "{}"}}]},
+        "a bare string",
+    ]
+    assert semconv.prompt({"gen_ai.input.messages": json.dumps(messages)})["messages"] == [
+        {"role": "5", "content": "5"},
+        {"role": "", "content": '7\n{"a": 1}', "tool_calls": [{"id": "3", "name": None, "arguments": None}]},
+        {"role": "assistant", "content": '{"a": 1}', "tool_calls": [{"id": "c1", "name": None, "arguments": None}]},
+        {"role": "assistant", "content": "", "tool_calls": [{"id": None, "name": "lookup", "arguments": "{}"}]},
+        {"role": "", "content": "a bare string"},
+    ]
+
+
+def test_flattened_indexes_past_six_digits_are_no_messages():
+    attributes = {
+        "llm.input_messages.999999.message.content": "kept",
+        "llm.input_messages.1000000.message.content": "too far",
+        f"llm.input_messages.{'9' * 5000}.message.content": "far too far",
+        "llm.input_messages.0.message.tool_calls.1234567.tool_call.function.name": "not a call",
+        "llm.input_messages.٣.message.content": "not an ASCII digit",
+    }
+    assert semconv.prompt(attributes)["messages"] == [{"role": "", "content": ""}, {"role": "", "content": "kept"}]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 5000 + "]" * 5000,  # RecursionError inside json
+        "[" * 33 + "]" * 33,  # parses, but deeper than ingest lets structured values be
+        "[" + "1" * 5000 + "]",  # ValueError: int() refuses more than 4300 digits
+        "[" + " " * semconv.JSON_MAX_CHARS + "]",
+        "{oops",
+    ],
+)
+def test_json_too_deep_too_large_or_broken_is_text(text):
+    assert semconv.load_json(text) is None
+    assert semconv.prompt({"gen_ai.prompt": text}) == {"text": text, "source": "gen_ai.prompt"}
+    assert semconv.prompt({"gen_ai.input.messages": text}) == {"text": text, "source": "gen_ai.input.messages"}
+
+
+def test_json_within_bounds_is_parsed_and_lone_surrogates_are_replaced():
+    assert semconv.load_json("[" * 32 + "]" * 32) is not None
+    assert semconv.load_json(' {"k\\ud800": ["\\udc00", "\\ud83d\\ude00"]} ') == {"k\ufffd": ["\ufffd", "😀"]}
+
+
 def test_the_readme_documents_every_convention_in_precedence_order():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     rows = {line.split("|")[1].strip(" `"): line.split("|")[2] for line in readme.splitlines()
