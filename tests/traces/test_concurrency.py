@@ -63,7 +63,7 @@ def test_concurrent_clients_never_see_database_is_locked_and_lose_nothing(busy_s
     for thread in threads:
         thread.join(timeout=300)
 
-    assert statuses == [200] * (CLIENTS * (REQUESTS_PER_CLIENT + 1))
+    assert statuses == [200] * (CLIENTS * (REQUESTS_PER_CLIENT + 1)), busy_server.log_path.read_text()[-4000:]
     unique_spans = CLIENTS * REQUESTS_PER_CLIENT * SPANS_PER_REQUEST + TRACES
     assert busy_server.scalar("SELECT COUNT(*) FROM traces_span") == unique_spans
     assert busy_server.scalar("SELECT COUNT(*) FROM traces_trace") == TRACES

@@ -55,7 +55,8 @@ def test_an_empty_store_shows_how_to_send_the_first_trace_here(client):
     assert 'class="stat-value"' not in page  # no figures yet
 
 
-def test_the_instructions_use_the_address_the_browser_reached(client):
+def test_the_instructions_use_the_address_the_browser_reached(client, settings):
+    settings.ALLOWED_HOSTS = ["traces.example.com"]
     page = html.unescape(client.get("/", HTTP_HOST="traces.example.com:8080").text)
 
     assert "MSGTRACE_OTLP_ENDPOINT=http://traces.example.com:8080/api/v1/traces/export" in page
