@@ -1,7 +1,11 @@
 """gunicorn settings for msgtrace (`manage.py start` uses them; so can a plain `gunicorn -c`).
 
-Sync workers: each request decodes and commits a batch, CPU and disk bound, which threads would not
-speed up under the GIL. Long timeouts: a 32 MiB OTLP batch on a slow disk can take a while."""
+Threaded workers (gthread): each request decodes and commits a batch, CPU and disk bound, which threads
+do not speed up under the GIL, but a client that is slow to send its body now holds one thread, not a
+whole worker, so /health, the pages and other exporters are still answered meanwhile. A body that has not
+arrived whole within MSGTRACE_BODY_TIMEOUT_SECONDS is answered 408 (traces/request_body.py), which frees
+the thread; nginx in front buffers bodies before they reach gunicorn (docs/deployment.md). Long timeouts:
+a 32 MiB OTLP batch on a slow disk can take a while."""
 
 import os
 import subprocess
@@ -10,7 +14,9 @@ import sys
 wsgi_app = "msgtrace.wsgi"
 bind = f"{os.environ.get('MSGTRACE_HOST', '127.0.0.1')}:{os.environ.get('MSGTRACE_PORT', '4321')}"
 workers = int(os.environ.get("MSGTRACE_WORKERS", "2"))
-worker_class = "sync"
+worker_class = "gthread"
+# Threads per worker: stalled clients a worker outlasts before it stops answering (up to the body deadline).
+threads = 8
 timeout = 120
 graceful_timeout = 30
 keepalive = 5

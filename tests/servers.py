@@ -1,5 +1,6 @@
 """Starts msgtrace the way production does (migrate, then gunicorn) on a database of its own."""
 
+import http.client
 import os
 import signal
 import socket
@@ -7,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +44,11 @@ class Server:
 
     def scalar(self, sql, params=()):
         return self.query(sql, params)[0][0]
+
+    def spans_of(self, trace_id):
+        """How many spans of that trace (hex id) the server's database holds."""
+        return self.scalar("SELECT COUNT(*) FROM traces_span s JOIN traces_trace t ON t.id = s.trace_id "
+                           "WHERE t.trace_id = %s", (trace_id,))  # fmt: skip
 
     def kill(self):
         """SIGKILL the master and every worker at once, as a power cut or the OOM killer would."""
@@ -83,9 +90,14 @@ def wait_for_port(port, process, timeout=30):
     raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
 
 
+# gunicorn's arguments for the worker model msgtrace ships (`manage.py start`, Docker).
+AS_SHIPPED = ("--config", str(ROOT / "deploy" / "gunicorn.conf.py"))
+
+
 @contextmanager
-def gunicorn(tmp_path, workers=2, extra_env=None):
-    """A migrated database and gunicorn serving msgtrace on a free loopback port."""
+def gunicorn(tmp_path, workers=2, extra_env=None, args=()):
+    """A migrated database and gunicorn serving msgtrace on a free loopback port; `args` go to
+    gunicorn after the others (AS_SHIPPED: the worker model of deploy/gunicorn.conf.py)."""
     with database(tmp_path) as (db_env, database_url):
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MSGTRACE_DB_PATH")}
         env.update(db_env)
@@ -97,7 +109,7 @@ def gunicorn(tmp_path, workers=2, extra_env=None):
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "msgtrace.wsgi", "--workers", str(workers),
-                 "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--no-control-socket"],
+                 "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--no-control-socket", *args],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
             try:
@@ -115,3 +127,66 @@ def gunicorn(tmp_path, workers=2, extra_env=None):
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+
+
+@contextmanager
+def runserver(tmp_path, extra_env=None):
+    """A migrated database and `manage.py runserver` (Django's development server, with msgtrace's
+    request handler) on a free loopback port."""
+    with database(tmp_path) as (db_env, database_url):
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MSGTRACE_DB_PATH")}
+        env.update(db_env)
+        env.update(extra_env or {})
+        env.setdefault("SECRET_KEY", "tests")
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+        port = free_port()
+        log_path = tmp_path / f"runserver-{port}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+            try:
+                wait_for_port(port, process)
+                server = Server(f"http://127.0.0.1:{port}", env, database_url)
+                server.log_path = log_path
+                server.process = process
+                yield server
+            finally:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def chunked(payload, size):
+    """`payload` in chunked framing (RFC 9112 section 7.1), `size` bytes a chunk, with a chunk extension
+    and a trailer field, both of which servers must accept."""
+    pieces = [payload[i : i + size] for i in range(0, len(payload), size)]
+    framed = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(piece), piece) for piece in pieces)
+    return framed + b"0\r\nX-Checksum: none\r\n\r\n"
+
+
+def post_chunked(url, payload, chunk_size=16_384, content_type="application/x-protobuf", path="/v1/traces",
+                 **headers):
+    """POSTs `payload` with Transfer-Encoding: chunked and no Content-Length, a chunk per send as an
+    exporter streaming its body does; headers are given as keyword arguments (Content_Encoding="gzip").
+    Returns (status, body)."""
+    address = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    try:
+        connection.putrequest("POST", path, skip_accept_encoding=True)
+        connection.putheader("Content-Type", content_type)
+        connection.putheader("Transfer-Encoding", "chunked")
+        for name, value in headers.items():
+            connection.putheader(name.replace("_", "-"), value)
+        connection.endheaders()
+        framed = chunked(payload, chunk_size)
+        for start in range(0, len(framed), chunk_size + 32):
+            connection.send(framed[start : start + chunk_size + 32])
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()

@@ -9,7 +9,7 @@ from django.db import DatabaseError, OperationalError, connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from traces import otlp
+from traces import otlp, request_body
 from traces.store import store
 
 log = logging.getLogger("msgtrace.ingest")
@@ -70,7 +70,7 @@ def export_traces(request):
         elif _declared_length(request) > limit:
             response = _error(reply, 413, f"the body is over the limit of {limit} bytes (MSGTRACE_MAX_BODY_BYTES)")
         else:
-            body = request.read(limit + 1)
+            body = request_body.read(request, limit + 1)
             size = len(body)
             if size > limit:
                 raise otlp.TooLarge(f"the body is over the limit of {limit} bytes")
@@ -80,6 +80,8 @@ def export_traces(request):
             response = _answer(encoding, 200, otlp.export_response(encoding, batch.rejected, batch.error_message))
     except otlp.TooLarge as exc:
         response = _error(reply, 413, f"{exc} (MSGTRACE_MAX_BODY_BYTES)")
+    except request_body.TimedOut as exc:
+        response = _error(reply, 408, f"{exc} (MSGTRACE_BODY_TIMEOUT_SECONDS)")
     except otlp.UnsupportedEncoding as exc:
         response = _error(reply, 415, f"unsupported Content-Encoding {str(exc)!r}: send gzip, deflate or identity")
     except otlp.BadRequest as exc:
