@@ -60,8 +60,10 @@ _KEYWORDS = {"AND": AND, "and": AND, "OR": OR, "or": OR, "NOT": NOT, "not": NOT}
 _OPERATORS = (">=", "<=", "!=", ">", "<", "=")  # longest first, so ">=" is not read as ">"
 _TERM_STARTS = frozenset({WORD, STRING, FIELD, LPAREN, NOT, MINUS})
 _STRING_ESCAPES = '"\\*'
-# Deep enough for any query a person writes; shallow enough that parsing never hits Python's recursion limit.
-MAX_DEPTH = 64
+# Deep enough for any query a person writes. SQLite's parser stack overflows on groups nested some 20
+# deep ("parser stack overflow": alternating AND and OR groups of attribute terms, inside the
+# statistics' subqueries, fail at 21), so the language stops below that.
+MAX_DEPTH = 16
 # A database parses "a AND b AND c ..." into a tree as deep as the chain is long, and SQLite refuses
 # trees deeper than 1,000: terms beyond a few hundred fail there. 100 is far more than a person writes.
 MAX_TERMS = 100

@@ -48,7 +48,7 @@ class DashboardForm(forms.Form):
 
 
 class TraceListForm(forms.Form):
-    q = forms.CharField(required=False, strip=False, max_length=4000, widget=_text(
+    q = forms.CharField(required=False, strip=False, max_length=4000, label="Search", widget=_text(
         "Search, e.g.  error:true duration:>2s model:gpt-4o*", id="search", type="search",
         spellcheck="false", autocapitalize="off", **{"aria-label": "Search traces"}))  # fmt: skip
     status = forms.ChoiceField(choices=[("", "Any")] + list(Status.choices), required=False)
@@ -142,9 +142,9 @@ class TraceListForm(forms.Form):
         return self.traces().between(self.cleaned_data["new_since"] + timedelta(microseconds=1))
 
     def filter_errors(self):
-        """(label, messages) of the invalid fields other than q, whose error is shown under the query."""
+        """(label, messages) of the invalid fields; a query the language cannot read is shown under the query."""
         return [(self[name].label if name in self.fields else "Filters", errors)
-                for name, errors in self.errors.items() if name != "q"]  # fmt: skip
+                for name, errors in self.errors.items() if name != "q" or not self.query_error]  # fmt: skip
 
     def is_filtered(self):
         return any(self.params().get(name) for name in FILTERS)

@@ -615,7 +615,7 @@ def test_error_classes_are_value_errors_and_a_syntax_error_is_a_query_error():
         ("NOT NOT", "expected a term after 'NOT'", 8),
         ("()", "expected a term after '('", 2),
         (":x", "expected a field name before ':'", 1),
-        ("(" * 65 + "a" + ")" * 65, "the query nests deeper than 64 levels", 65),
+        ("(" * 17 + "a" + ")" * 17, "the query nests deeper than 16 levels", 17),
     ],
 )
 def test_syntax_errors_name_the_problem_and_its_column(query, message, column):

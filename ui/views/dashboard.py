@@ -4,6 +4,7 @@ from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -11,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from traces import stats as trace_stats
 from traces.models import Status, Trace
+from traces.query_limits import QueryTimeout, time_limit
 from traces.timeframe import window_start
 from traces.views import export_traces
 from ui.forms import DashboardForm
@@ -29,6 +31,14 @@ def root(request):
 
 
 def dashboard(request):
+    try:
+        with time_limit():  # the latest tables are read while the template renders
+            return _dashboard(request)
+    except QueryTimeout as timeout:
+        return HttpResponse(f"{timeout}: pick a shorter window.", status=503, content_type="text/plain; charset=utf-8")
+
+
+def _dashboard(request):
     window = DashboardForm(request.GET).window_name()
     now = datetime.now(timezone.utc)
     start = window_start(window, now)
