@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from traces import stats as trace_stats
 from traces import tree as span_tree
-from traces.export import otlp_json
+from traces.export import otlp_json, spreadsheet_safe
 from traces.models import Span, SpanKind, StatusCode, Trace, stored_text
 from traces.pagination import encode_cursor, page
 from traces.parameters import check_cursor, moment
@@ -468,7 +468,7 @@ def _csv_lines(rows):
         if writer is None:
             writer = csv.DictWriter(buffer, fieldnames=list(row))
             writer.writeheader()
-        writer.writerow(row)
+        writer.writerow({key: spreadsheet_safe(value) for key, value in row.items()})
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

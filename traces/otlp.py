@@ -772,7 +772,7 @@ def export_response(encoding, rejected=0, error_message=""):
 
 
 # google.rpc.Code values for the HTTP statuses msgtrace answers with.
-RPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 413: 8, 415: 3, 429: 8, 503: 14}
+RPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 408: 4, 413: 8, 415: 3, 429: 8, 503: 14}
 
 
 def status_body(encoding, http_status, message):

@@ -5,11 +5,11 @@ import logging
 import time
 
 from django.conf import settings
-from django.db import DatabaseError, OperationalError, connection
-from django.http import HttpResponse, JsonResponse
+from django.db import DatabaseError, OperationalError
+from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from traces import otlp, request_body
+from traces import health, otlp, request_body
 from traces.store import store
 
 log = logging.getLogger("msgtrace.ingest")
@@ -86,14 +86,15 @@ def export_traces(request):
         response = _error(reply, 415, f"unsupported Content-Encoding {str(exc)!r}: send gzip, deflate or identity")
     except otlp.BadRequest as exc:
         response = _error(reply, 400, str(exc))
-    except OperationalError as exc:
-        # Busy or unreachable database: nothing was stored, and exporters retry a 503.
-        log.warning("database unavailable, asking the client to retry: %s", exc)
-        response = _error(reply, 503, "the trace store is busy or unavailable; retry later",
-                          Retry_After=str(RETRY_AFTER_SECONDS))  # fmt: skip
     except DatabaseError as exc:
-        log.exception("the database refused a batch")
-        response = _error(reply, 400, f"the batch could not be stored: {exc}")
+        # Busy, unreachable or read-only database: nothing was stored, and exporters retry a 503.
+        # (A value the database refuses costs only its own trace's spans: see store.)
+        if isinstance(exc, OperationalError):
+            log.warning("database unavailable, asking the client to retry: %s", exc)
+        else:
+            log.exception("the database refused a batch, asking the client to retry")
+        response = _error(reply, 503, f"the trace store cannot take writes right now ({health.reason(exc)}); "
+                          "retry later", Retry_After=str(RETRY_AFTER_SECONDS))  # fmt: skip
     _log(request, response, batch, stored, size, started)
     return response
 
@@ -120,15 +121,3 @@ def _log(request, response, batch, stored, size, started):
         size,
         (time.perf_counter() - started) * 1000,
     )
-
-
-def health(request):
-    """200 with the database's state when it answers a query, 503 when it does not."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except DatabaseError as exc:
-        return JsonResponse({"status": "unavailable", "database": {"vendor": connection.vendor, "ok": False,
-                                                                   "error": str(exc).strip()}}, status=503)  # fmt: skip
-    return JsonResponse({"status": "ok", "database": {"vendor": connection.vendor, "ok": True}})
