@@ -13,7 +13,8 @@ bench/otlp_load.py, so payload building is never timed):
    insert-only rates), which tells where a gap comes from.
 2. msgtrace's own decoder (traces.otlp.decompress + decode) in this process, for reference.
 3. msgtrace itself: `manage.py migrate` on a fresh SQLite database in a temp dir, gunicorn with
-   --workers sync workers on a free loopback port, warmed up with a few GETs (405, nothing
+   --workers workers of the shipped model (deploy/gunicorn.conf.py: gthread, 8 threads each;
+   `--worker-class sync` for the old one) on a free loopback port, warmed up with a few GETs (405, nothing
    stored) so that no worker's first request is timed, then --clients threads POST the bodies to
    /v1/traces (keep-alive where allowed: sync workers close after each response, so clients
    reconnect). Afterwards the spans actually stored are counted (SELECT COUNT(*) FROM traces_span);
@@ -110,7 +111,9 @@ def parse_args(argv=None):
     parser.add_argument("--spans", type=positive, default=50_000, help="spans to send (default 50,000)")
     parser.add_argument("--batch", type=batch_size, default=256, help="spans per request, 100..512 (default 256)")
     parser.add_argument("--clients", type=positive, default=4, help="concurrent client connections (default 4)")
-    parser.add_argument("--workers", type=positive, default=2, help="gunicorn sync workers (default 2)")
+    parser.add_argument("--workers", type=positive, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread",
+                        help="gunicorn worker model (default gthread, with 8 threads, as shipped)")
     parser.add_argument("--format", choices=("protobuf", "json"), default="protobuf")
     parser.add_argument("--gzip", action="store_true", help="send Content-Encoding: gzip bodies")
     parser.add_argument("--seed", type=int, default=42, help="load generator seed (default 42)")
@@ -326,10 +329,11 @@ def free_port():
 class Server:
     """msgtrace under gunicorn on a migrated, fresh SQLite database inside `tmp`."""
 
-    def __init__(self, tmp, workers):
+    def __init__(self, tmp, workers, worker_class="gthread"):
         self.db_path = tmp / "msgtrace.sqlite3"
         self.log_path = tmp / "gunicorn.log"
         self.workers = workers
+        self.worker_class = worker_class
         self.port = None
         self.process = None
         self.env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MSGTRACE_INGEST_KEYS")}
@@ -347,8 +351,8 @@ class Server:
             # stopped in order by stop(), not half-killed by the terminal's SIGINT. No control
             # socket: gunicorn would otherwise create one in ~/.gunicorn, outside the temp dir.
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "msgtrace.wsgi:application", "--worker-class", "sync",
-                 "--workers", str(self.workers), "--bind", f"{HOST}:{self.port}", "--timeout", "120",
+                [sys.executable, "-m", "gunicorn", "msgtrace.wsgi:application", "--worker-class", self.worker_class,
+                 *(["--threads", "8"] if self.worker_class == "gthread" else []), "--workers", str(self.workers), "--bind", f"{HOST}:{self.port}", "--timeout", "120",
                  "--graceful-timeout", "20", "--no-control-socket"],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
@@ -586,7 +590,7 @@ def warm_up(port, workers):
 
 
 def run_server_load(bodies, args, tmp, deadline, cleanup):
-    server = Server(tmp, args.workers)
+    server = Server(tmp, args.workers, args.worker_class)
     cleanup.append(server.stop)
     server.start()
     warm_up(server.port, args.workers)
@@ -646,7 +650,7 @@ def report(figures):
     print(
         f"\nmsgtrace ingest: {cfg['spans']:,} spans, {cfg['format']}{'+gzip' if cfg['gzip'] else ''}, "
         f"{cfg['batch']} spans/request ({cfg['requests']} requests, {cfg['wire_mb']:.1f} MB on the wire), "
-        f"{cfg['clients']} clients, {cfg['workers']} sync workers, SQLite WAL synchronous={cfg['synchronous']}"
+        f"{cfg['clients']} clients, {cfg['workers']} {cfg['worker_class']} workers, SQLite WAL synchronous={cfg['synchronous']}"
     )
     width = max(len(name) for name, *_ in rows)
     value_width = max(len(value) for _, value, _ in rows)
@@ -709,6 +713,7 @@ def measure(args, tmp, deadline, cleanup):
         "config": {
             "spans": sum(n for n, _ in bodies), "requests": len(bodies), "batch": args.batch, "format": args.format,
             "gzip": args.gzip, "clients": args.clients, "workers": args.workers, "seed": args.seed,
+            "worker_class": args.worker_class,
             "rounds": len(rounds), "synchronous": SYNCHRONOUS, "raw_mb": raw_bytes / 1e6, "wire_mb": wire / 1e6,
             "build_s": build_s, "time_limit_s": args.time_limit, "cpus": os.cpu_count(),
             "python": platform.python_version(),
