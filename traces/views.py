@@ -2,6 +2,7 @@
 
 import hmac
 import logging
+import threading
 import time
 
 from django.conf import settings
@@ -17,6 +18,10 @@ log = logging.getLogger("msgtrace.ingest")
 MEDIA_TYPES = {otlp.PROTOBUF: "application/x-protobuf", otlp.JSON: "application/json"}
 # How long a client should wait before retrying when the database is busy or unreachable.
 RETRY_AFTER_SECONDS = 2
+# One batch at a time per worker process, once its body has arrived: decoding is CPU-bound, so a
+# second thread gains nothing under the GIL, and two writers of one process would meet at SQLite's
+# write lock, whose busy handler sleeps. The other threads still read slow bodies and serve pages.
+_one_batch_at_a_time = threading.Lock()
 
 
 def _answer(encoding, status, body, **headers):
@@ -74,9 +79,10 @@ def export_traces(request):
             size = len(body)
             if size > limit:
                 raise otlp.TooLarge(f"the body is over the limit of {limit} bytes")
-            body = otlp.decompress(body, request.headers.get("Content-Encoding"), limit)
-            batch = otlp.decode(body, encoding, settings.MSGTRACE_MAX_ATTRIBUTE_BYTES)
-            stored = store(batch)
+            with _one_batch_at_a_time:
+                body = otlp.decompress(body, request.headers.get("Content-Encoding"), limit)
+                batch = otlp.decode(body, encoding, settings.MSGTRACE_MAX_ATTRIBUTE_BYTES)
+                stored = store(batch)
             response = _answer(encoding, 200, otlp.export_response(encoding, batch.rejected, batch.error_message))
     except otlp.TooLarge as exc:
         response = _error(reply, 413, f"{exc} (MSGTRACE_MAX_BODY_BYTES)")
