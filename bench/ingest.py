@@ -77,7 +77,7 @@ from traces import otlp as msgtrace_otlp  # noqa: E402  (pure functions: no Djan
 
 HOST = "127.0.0.1"
 CONTENT_TYPES = {"protobuf": "application/x-protobuf", "json": "application/json"}
-# msgtrace's defaults (msgtrace/settings.py); the ceiling must be as durable as the server.
+# msgtrace's defaults (msgtrace_server/settings.py); the ceiling must be as durable as the server.
 SYNCHRONOUS = os.environ.get("MSGTRACE_SQLITE_SYNCHRONOUS", "FULL").upper()
 MAX_ATTRIBUTE_BYTES = int(os.environ.get("MSGTRACE_MAX_ATTRIBUTE_BYTES") or 1024 * 1024)
 # After --time-limit nothing new starts; this much later the watchdog aborts whatever still runs.
@@ -351,7 +351,7 @@ class Server:
             # stopped in order by stop(), not half-killed by the terminal's SIGINT. No control
             # socket: gunicorn would otherwise create one in ~/.gunicorn, outside the temp dir.
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "msgtrace.wsgi:application", "--worker-class", self.worker_class,
+                [sys.executable, "-m", "gunicorn", "msgtrace_server.wsgi:application", "--worker-class", self.worker_class,
                  *(["--threads", "8"] if self.worker_class == "gthread" else []), "--workers", str(self.workers), "--bind", f"{HOST}:{self.port}", "--timeout", "120",
                  "--graceful-timeout", "20", "--no-control-socket"],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

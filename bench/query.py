@@ -528,7 +528,7 @@ def encode_request(factory, traces):
 def worker_main(config_path):
     signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
     config = json.loads(Path(config_path).read_text())
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "msgtrace.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "msgtrace_server.settings")
     import django
 
     django.setup()
@@ -566,7 +566,7 @@ def fall_back_to_api_urls():
     except Exception as exc:  # noqa: BLE001 - whatever breaks it, the API itself may still be fine
         print(f"WARNING: {settings.ROOT_URLCONF} does not import ({exc!r}); measuring the API "
               "mounted alone at /api/v1/", file=sys.stderr)  # fmt: skip
-    from msgtrace.api import api
+    from msgtrace_server.api import api
 
     urls = types.ModuleType("query_bench_urls")
     urls.urlpatterns = [path("api/v1/", api.urls)]

@@ -199,7 +199,7 @@ def main(argv=None):
     workdir = Path(tempfile.mkdtemp(prefix="msgtrace-bench-ui-"))
     try:
         os.environ.update(MSGTRACE_DB_PATH=str(workdir / "db.sqlite3"), MSGTRACE_LOG_LEVEL="WARNING",
-                          MSGTRACE_SQLITE_SYNCHRONOUS="NORMAL", DJANGO_SETTINGS_MODULE="msgtrace.settings")  # fmt: skip
+                          MSGTRACE_SQLITE_SYNCHRONOUS="NORMAL", DJANGO_SETTINGS_MODULE="msgtrace_server.settings")  # fmt: skip
         os.environ.pop("DATABASE_URL", None)
         import django
 

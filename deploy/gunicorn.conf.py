@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-wsgi_app = "msgtrace.wsgi"
+wsgi_app = "msgtrace_server.wsgi"
 bind = f"{os.environ.get('MSGTRACE_HOST', '127.0.0.1')}:{os.environ.get('MSGTRACE_PORT', '4321')}"
 workers = int(os.environ.get("MSGTRACE_WORKERS", "2"))
 worker_class = "gthread"

@@ -108,7 +108,7 @@ def gunicorn(tmp_path, workers=2, extra_env=None, args=()):
         log_path = tmp_path / f"gunicorn-{port}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "msgtrace.wsgi", "--workers", str(workers),
+                [sys.executable, "-m", "gunicorn", "msgtrace_server.wsgi", "--workers", str(workers),
                  "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--no-control-socket", *args],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip

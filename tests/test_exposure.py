@@ -52,7 +52,7 @@ def settings_of(env, name):
     code = f"import django, json; django.setup(); from django.conf import settings; print(json.dumps(settings.{name}))"
     full = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL", "MSGTRACE_ALLOWED_HOSTS",
                                                             "MSGTRACE_HOST")}
-    full.update(DJANGO_SETTINGS_MODULE="msgtrace.settings", **env)
+    full.update(DJANGO_SETTINGS_MODULE="msgtrace_server.settings", **env)
     return subprocess.run([sys.executable, "-c", code], cwd=servers.ROOT, env=full, capture_output=True, text=True)
 
 

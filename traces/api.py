@@ -18,7 +18,7 @@ from traces.pagination import encode_cursor, page
 from traces.parameters import check_cursor, moment
 from traces.query_limits import QueryTimeout, time_limit
 from traces.timeframe import window_start
-from traces.views import export_traces
+from traces.ingest import export_traces
 
 router = Router(tags=["traces"])
 

@@ -22,7 +22,7 @@ def test_health_is_503_with_the_reason_when_the_database_cannot_be_reached(tmp_p
     # Nothing listens on port 9 of the loopback: every connection is refused.
     env.update(DATABASE_URL="postgres://postgres@127.0.0.1:9/msgtrace", SECRET_KEY="tests")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "msgtrace.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+        [sys.executable, "-m", "gunicorn", "msgtrace_server.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
          "--no-control-socket"],
         cwd=servers.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -50,7 +50,7 @@ def test_pages_and_the_api_answer_503_not_500_while_the_database_is_unreachable(
     env = {k: v for k, v in os.environ.items() if k != "MSGTRACE_DB_PATH"}
     env.update(DATABASE_URL="postgres://postgres@127.0.0.1:9/msgtrace", SECRET_KEY="tests")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "msgtrace.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+        [sys.executable, "-m", "gunicorn", "msgtrace_server.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
          "--no-control-socket"],
         cwd=servers.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -4,8 +4,8 @@ opened directly, the trace page with that panel open."""
 from django.shortcuts import render
 
 from traces.models import Span
-from ui.span_view import SpanPanel
-from ui.views.trace_detail import is_hex_id, not_found, parameters, trace_page
+from ui.span_panel import SpanPanel
+from ui.trace_page import is_hex_id, not_found, parameters, trace_page
 
 
 def span_detail(request, trace_id, span_id):

@@ -1,41 +1,10 @@
 """The trace page (/traces/<trace_id>): header, timeline or span tree, errors, tokens and cost; and the
 rows of a subtree the page left closed (/traces/<trace_id>/subtree/<span_id>)."""
 
-from django import forms
 from django.shortcuts import render
 
-from traces.models import Trace
-from ui import timeline, trace_summary
-
-HEX = frozenset("0123456789abcdef")
-TEMPLATE = "ui/trace_detail.html"
-
-
-class TraceViewForm(forms.Form):
-    view = forms.ChoiceField(choices=[(name, name) for name in timeline.VIEWS], required=False)
-    offset = forms.IntegerField(min_value=0, required=False)
-
-
-def is_hex_id(text, length):
-    return len(text) == length and set(text) <= HEX
-
-
-def find_trace(trace_id):
-    """The stored trace, or None; an id that cannot be a trace id never reaches the database."""
-    trace_id = trace_id.lower()
-    return Trace.objects.filter(trace_id=trace_id).first() if is_hex_id(trace_id, 32) else None
-
-
-def parameters(request):
-    """(view, offset) from the query string; a value that does not validate falls back to its default."""
-    form = TraceViewForm(request.GET)
-    form.is_valid()  # cleaned_data then holds the fields that did validate
-    return form.cleaned_data.get("view") or "timeline", form.cleaned_data.get("offset") or 0
-
-
-def not_found(request, trace_id, span_id=None):
-    context = {"trace_id": trace_id, "span_id": span_id, "trace": find_trace(trace_id) if span_id else None}
-    return render(request, "ui/trace_not_found.html", context, status=404)
+from ui import timeline
+from ui.trace_page import TEMPLATE, find_trace, not_found, parameters, trace_page
 
 
 def trace_detail(request, trace_id):
@@ -47,20 +16,6 @@ def trace_detail(request, trace_id):
         layout = timeline.Layout(trace, timeline.trace_spans(trace), view)
         return render(request, TEMPLATE + "#trace-view", {"trace": trace, "layout": layout, "rows": layout.rows()})
     return trace_page(request, trace, view)
-
-
-def trace_page(request, trace, view, panel=None):
-    """The whole page; `panel` (a ui.span_view.SpanPanel) is drawn open beside it."""
-    spans = timeline.trace_spans(trace)
-    layout = timeline.Layout(trace, spans, view)
-    errors, errors_total = trace_summary.errors(layout.order, trace_summary.exception_events(trace))
-    models, models_total = trace_summary.by_model(spans)
-    context = {
-        "trace": trace, "layout": layout, "rows": layout.rows(), "panel": panel, "nav": "traces",
-        "errors": errors, "errors_total": errors_total, "errors_left_out": errors_total - len(errors),
-        "models": models, "models_total": models_total,
-    }  # fmt: skip
-    return render(request, TEMPLATE, context)
 
 
 def subtree(request, trace_id, span_id=None):

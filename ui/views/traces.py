@@ -12,8 +12,8 @@ from django_htmx.http import push_url
 from traces.models import SORTS, Trace
 from traces.pagination import encode_cursor, page
 from traces.query_limits import QueryTimeout, time_limit
+from ui.first_run import first_run
 from ui.forms import DEFAULT_SORT, SORTABLE, START_PRESETS, TraceListForm
-from ui.views.dashboard import first_run
 
 PAGE_SIZE = 50
 MODELS_SHOWN = 2

@@ -45,6 +45,6 @@ class Command(BaseCommand):
         bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.stdout.write(f"msgtrace serving on http://{bind} with {workers} workers (gunicorn)")
         self.stdout.flush()
-        argv = [sys.executable, "-m", "gunicorn", "msgtrace.wsgi", "--config", str(GUNICORN_CONFIG),
+        argv = [sys.executable, "-m", "gunicorn", "msgtrace_server.wsgi", "--config", str(GUNICORN_CONFIG),
                 "--bind", bind, "--workers", str(workers)]  # fmt: skip
         os.execv(sys.executable, argv)

@@ -166,8 +166,8 @@ if env_bool("MSGTRACE_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
 
-ROOT_URLCONF = "msgtrace.urls"
-WSGI_APPLICATION = "msgtrace.wsgi.application"
+ROOT_URLCONF = "msgtrace_server.urls"
+WSGI_APPLICATION = "msgtrace_server.wsgi.application"
 
 TEMPLATES = [
     {

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from msgtrace.api import api
-from traces import views as ingest
+from msgtrace_server.api import api
+from traces import ingest
 from traces.health import health
 
 urlpatterns = [

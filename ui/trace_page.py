@@ -1,0 +1,52 @@
+"""The trace page as every view that shows it draws it: the trace, its timeline or tree, errors and
+usage per model, and a span panel drawn open beside it; and the page for an id with no trace."""
+
+from django import forms
+from django.shortcuts import render
+
+from traces.models import Trace
+from ui import timeline, trace_summary
+
+HEX = frozenset("0123456789abcdef")
+TEMPLATE = "ui/trace_detail.html"
+
+
+class TraceViewForm(forms.Form):
+    view = forms.ChoiceField(choices=[(name, name) for name in timeline.VIEWS], required=False)
+    offset = forms.IntegerField(min_value=0, required=False)
+
+
+def is_hex_id(text, length):
+    return len(text) == length and set(text) <= HEX
+
+
+def find_trace(trace_id):
+    """The stored trace, or None; an id that cannot be a trace id never reaches the database."""
+    trace_id = trace_id.lower()
+    return Trace.objects.filter(trace_id=trace_id).first() if is_hex_id(trace_id, 32) else None
+
+
+def parameters(request):
+    """(view, offset) from the query string; a value that does not validate falls back to its default."""
+    form = TraceViewForm(request.GET)
+    form.is_valid()  # cleaned_data then holds the fields that did validate
+    return form.cleaned_data.get("view") or "timeline", form.cleaned_data.get("offset") or 0
+
+
+def not_found(request, trace_id, span_id=None):
+    context = {"trace_id": trace_id, "span_id": span_id, "trace": find_trace(trace_id) if span_id else None}
+    return render(request, "ui/trace_not_found.html", context, status=404)
+
+
+def trace_page(request, trace, view, panel=None):
+    """The whole page; `panel` (a ui.span_panel.SpanPanel) is drawn open beside it."""
+    spans = timeline.trace_spans(trace)
+    layout = timeline.Layout(trace, spans, view)
+    errors, errors_total = trace_summary.errors(layout.order, trace_summary.exception_events(trace))
+    models, models_total = trace_summary.by_model(spans)
+    context = {
+        "trace": trace, "layout": layout, "rows": layout.rows(), "panel": panel, "nav": "traces",
+        "errors": errors, "errors_total": errors_total, "errors_left_out": errors_total - len(errors),
+        "models": models, "models_total": models_total,
+    }  # fmt: skip
+    return render(request, TEMPLATE, context)
