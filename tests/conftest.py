@@ -1,6 +1,6 @@
 import pytest
 
-from tests import servers
+from tests import helpers, servers
 
 
 @pytest.fixture(autouse=True)
@@ -17,3 +17,9 @@ def server(tmp_path):
     """msgtrace under gunicorn with 2 workers, on a database of its own (SQLite file or PostgreSQL)."""
     with servers.gunicorn(tmp_path, workers=2) as running:
         yield running
+
+
+@pytest.fixture
+def five_traces(client):
+    """The test client, with the five traces of tests.helpers.post_five_traces in the store."""
+    return helpers.post_five_traces(client)

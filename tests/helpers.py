@@ -1,8 +1,9 @@
-"""Small builders for OTLP requests and a client for posting them."""
+"""Small builders for OTLP requests, a client for posting them, and the five traces many tests share."""
 
 import gzip
 import json
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -50,9 +51,25 @@ def key_values(attributes):
     return [KeyValue(key=k, value=any_value(v)) for k, v in (attributes or {}).items()]
 
 
-def span(trace=1, span=1, parent=None, name="work", start_ms=0, duration_ms=10, attributes=None,
-         error=None, kind=Span.SPAN_KIND_INTERNAL, events=(), links=()):
-    """A protobuf Span. Ids are small integers; times are milliseconds after T0."""
+def span(trace=1, span=1, parent=None, name=None, start_ms=0, duration_ms=10, attributes=None,
+         error=None, kind=None, events=(), links=(), model=None, tokens=None, cost=None):
+    """A protobuf Span. Ids are small integers; times are milliseconds after T0.
+
+    With `model`, a model call as the OpenTelemetry GenAI conventions record it: a client span named
+    "chat <model>" carrying gen_ai.operation.name "chat", the model, `tokens` (input, output) and
+    `cost` (input, output, in dollars) when given; `attributes` come after these and win.
+    """
+    if model is not None:
+        usage = {"gen_ai.operation.name": "chat", "gen_ai.request.model": model}
+        if tokens is not None:
+            usage["gen_ai.usage.input_tokens"], usage["gen_ai.usage.output_tokens"] = tokens
+        if cost is not None:
+            usage["gen_ai.usage.cost.input_tokens"], usage["gen_ai.usage.cost.output_tokens"] = cost
+        attributes = usage | (attributes or {})
+    if name is None:
+        name = "work" if model is None else f"chat {model}"
+    if kind is None:
+        kind = Span.SPAN_KIND_INTERNAL if model is None else Span.SPAN_KIND_CLIENT
     result = Span(
         trace_id=trace_id(trace) if isinstance(trace, int) else trace,
         span_id=span_id(span) if isinstance(span, int) else span,
@@ -125,3 +142,57 @@ def post_corpus(client, name):
 
 def using_postgres():
     return bool(os.environ.get("DATABASE_URL"))
+
+
+# --- five traces at known times --------------------------------------------------------------
+
+# Now, as milliseconds after T0: traces placed relative to it fall inside the windows of the pages.
+NOW_MS = int(datetime.now(timezone.utc).timestamp() * 1000) - T0 // MS
+
+
+def tid(n):
+    """The hex trace id of trace `n`, as pages, the API and commands show it."""
+    return f"{n:032x}"
+
+
+def ago(minutes):
+    """Milliseconds after T0 for `minutes` before now."""
+    return NOW_MS - minutes * 60_000
+
+
+def post_five_traces(client):
+    """Posts five traces with known facts as OTLP, from oldest (1) to newest (5), and returns the client:
+
+        1 support flow  (api)  2 days ago   3000 ms  gpt-4o                   ok     alice  s-1  2 spans
+        2 support flow  (api)  5 h ago       500 ms  gpt-4o-mini              error  bob    s-2  2 spans
+        3 research flow (web)  30 min ago  12000 ms  claude-3-5-haiku+gpt-4o  ok     alice  s-1  3 spans
+        4 healthcheck   (web)  10 min ago     50 ms  no model                 error  -      -    1 span
+        5 support flow  (api)  1 min ago     800 ms  gpt-4o-mini              ok     carol  s-3  2 spans
+
+    Trace 3's root arrives last, after its two model calls. Workflows: support (1, 2, 5), research (3).
+    Every model call was made at temperature 0.7.
+    """
+
+    def root(n, minutes, duration, name, workflow=None, user=None, session=None, error=None):
+        attributes = {"workflow.name": workflow} if workflow else {}
+        if user:
+            attributes |= {"user.id": user, "session.id": session}
+        return span(trace=n, span=n * 100, name=name, start_ms=ago(minutes), duration_ms=duration,
+                    attributes=attributes, error=error, kind=Span.SPAN_KIND_SERVER)
+
+    def call(n, number, start_ms, model, tokens, cost, duration_ms=100, error=None):
+        return span(trace=n, span=number, parent=n * 100, start_ms=start_ms, duration_ms=duration_ms, model=model,
+                    tokens=tokens, cost=cost, error=error, attributes={"gen_ai.request.temperature": 0.7})
+
+    post(client, body(root(1, 2880, 3000, "support flow", "support", "alice", "s-1"),
+                      call(1, 101, ago(2880) + 10, "gpt-4o", (1000, 200), (0.0025, 0.002)), service="api"))
+    post(client, body(root(2, 300, 500, "support flow", "support", "bob", "s-2"),
+                      call(2, 201, ago(300) + 5, "gpt-4o-mini", (300, 50), (0.00005, 0.00003), error="rate limited"),
+                      service="api"))
+    post(client, body(call(3, 301, ago(30) + 100, "claude-3-5-haiku", (2000, 500), (0.0016, 0.002), duration_ms=9000),
+                      call(3, 302, ago(30) + 9200, "gpt-4o", (100, 10), (0.00025, 0.0001)), service="web"))
+    post(client, body(root(3, 30, 12000, "research flow", "research", "alice", "s-1"), service="web"))
+    post(client, body(root(4, 10, 50, "healthcheck", error="down"), service="web"))
+    post(client, body(root(5, 1, 800, "support flow", "support", "carol", "s-3"),
+                      call(5, 501, ago(1) + 1, "gpt-4o-mini", (400, 80), (0.00006, 0.00005)), service="api"))
+    return client

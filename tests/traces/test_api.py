@@ -10,65 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests import helpers as h
+from tests.helpers import NOW_MS, ago, tid
 from traces.models import Span, SpanEvent, SpanLink, Trace
 
 pytestmark = pytest.mark.django_db
-
-NOW_MS = int(datetime.now(timezone.utc).timestamp() * 1000) - h.T0 // h.MS
-
-
-def tid(n):
-    return f"{n:032x}"
-
-
-def ago(minutes):
-    """Milliseconds after helpers.T0 for `minutes` before now."""
-    return NOW_MS - minutes * 60_000
-
-
-def llm(trace, span, parent, start_ms, model, tokens, cost, duration_ms=100, error=None):
-    return h.span(trace=trace, span=span, parent=parent, name=f"chat {model}", kind=3, start_ms=start_ms,
-                  duration_ms=duration_ms, error=error,
-                  attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": model,
-                              "gen_ai.usage.input_tokens": tokens[0], "gen_ai.usage.output_tokens": tokens[1],
-                              "gen_ai.usage.cost.input_tokens": cost[0], "gen_ai.usage.cost.output_tokens": cost[1],
-                              "gen_ai.request.temperature": 0.7})  # fmt: skip
-
-
-@pytest.fixture
-def store(client):
-    """Five traces with known facts, from oldest (1) to newest (5):
-
-    1 support (api)  2 days ago  3000 ms  gpt-4o          ok     alice  s-1
-    2 support (api)  5 h ago      500 ms  gpt-4o-mini     error  bob    s-2
-    3 research (web) 30 min ago  12000 ms claude + gpt-4o ok     alice  s-1  (root arrived last, 3 spans)
-    4 (web)          10 min ago    50 ms  no model        error  -      -
-    5 support (api)   1 min ago   800 ms  gpt-4o-mini     ok     carol  s-3
-    """
-    def root(n, minutes, duration, name, workflow=None, user=None, session=None, error=None):
-        attributes = {"workflow.name": workflow} if workflow else {}
-        if user:
-            attributes |= {"user.id": user, "session.id": session}
-        return h.span(trace=n, span=n * 100, name=name, start_ms=ago(minutes), duration_ms=duration,
-                      attributes=attributes, error=error, kind=2)  # fmt: skip
-
-    h.post(client, h.body(root(1, 2880, 3000, "support flow", "support", "alice", "s-1"),
-                          llm(1, 101, 100, ago(2880) + 10, "gpt-4o", (1000, 200), (0.0025, 0.002)),
-                          service="api"))  # fmt: skip
-    h.post(client, h.body(root(2, 300, 500, "support flow", "support", "bob", "s-2"),
-                          llm(2, 201, 200, ago(300) + 5, "gpt-4o-mini", (300, 50), (0.00005, 0.00003),
-                              error="rate limited"), service="api"))  # fmt: skip
-    h.post(client, h.body(llm(3, 301, 300, ago(30) + 100, "claude-3-5-haiku", (2000, 500), (0.0016, 0.002),
-                              duration_ms=9000),
-                          llm(3, 302, 300, ago(30) + 9200, "gpt-4o", (100, 10), (0.00025, 0.0001)),
-                          service="web"))  # fmt: skip
-    h.post(client, h.body(root(3, 30, 12000, "research flow", "research", "alice", "s-1"), service="web"))
-    h.post(client, h.body(root(4, 10, 50, "healthcheck", error="down"), service="web"))
-    h.post(client, h.body(root(5, 1, 800, "support flow", "support", "carol", "s-3"),
-                          llm(5, 501, 500, ago(1) + 1, "gpt-4o-mini", (400, 80), (0.00006, 0.00005)),
-                          service="api"))  # fmt: skip
-    return client
-
 
 def ids(response):
     assert response.status_code == 200, response.content
@@ -78,8 +23,8 @@ def ids(response):
 # --- the list --------------------------------------------------------------------------------
 
 
-def test_list_is_newest_first_with_every_summary_field(store):
-    response = store.get("/api/v1/traces")
+def test_list_is_newest_first_with_every_summary_field(client, five_traces):
+    response = client.get("/api/v1/traces")
 
     assert ids(response) == [5, 4, 3, 2, 1]
     body = response.json()
@@ -121,38 +66,22 @@ def test_list_is_newest_first_with_every_summary_field(store):
         ("service=api&q=NOT model:gpt-4o-mini", [1]),
     ],
 )
-def test_each_filter_returns_exactly_the_matching_traces(store, query, expected):
-    assert ids(store.get(f"/api/v1/traces?{query}")) == expected
+def test_each_filter_returns_exactly_the_matching_traces(client, five_traces, query, expected):
+    assert ids(client.get(f"/api/v1/traces?{query}")) == expected
 
 
-def test_iso_times_bound_the_window(store):
+def test_iso_times_bound_the_window(client, five_traces):
     start = (datetime.now(timezone.utc) - timedelta(hours=6)).isoformat()
     end = (datetime.now(timezone.utc) - timedelta(minutes=20)).isoformat().replace("+00:00", "Z")
-    assert ids(store.get("/api/v1/traces", {"start": start, "end": end})) == [3, 2]
-
-
-@pytest.mark.parametrize(
-    "sort, expected",
-    [
-        ("start_time", [1, 2, 3, 4, 5]),
-        ("-duration", [3, 1, 5, 2, 4]),
-        ("duration", [4, 2, 5, 1, 3]),
-        ("-spans", [3, 5, 2, 1, 4]),
-        ("-tokens", [3, 1, 5, 2, 4]),
-        ("-cost", [1, 3, 5, 2, 4]),
-        ("cost", [4, 2, 5, 3, 1]),
-    ],
-)
-def test_sorting(store, sort, expected):
-    assert ids(store.get(f"/api/v1/traces?sort={sort}")) == expected
+    assert ids(client.get("/api/v1/traces", {"start": start, "end": end})) == [3, 2]
 
 
 @pytest.mark.parametrize("sort", ["-start_time", "duration", "-spans", "cost"])
-def test_cursor_pages_cover_every_trace_once(store, sort):
-    everything = ids(store.get(f"/api/v1/traces?sort={sort}"))
+def test_cursor_pages_cover_every_trace_once(client, five_traces, sort):
+    everything = ids(client.get(f"/api/v1/traces?sort={sort}"))
     seen, cursor = [], ""
     for _ in range(5):
-        response = store.get(f"/api/v1/traces?sort={sort}&limit=2&cursor={cursor}")
+        response = client.get(f"/api/v1/traces?sort={sort}&limit=2&cursor={cursor}")
         seen += ids(response)
         cursor = response.json()["next_cursor"]
         if cursor is None:
@@ -160,39 +89,39 @@ def test_cursor_pages_cover_every_trace_once(store, sort):
     assert seen == everything
 
 
-def test_pages_stay_stable_while_new_traces_arrive(store):
-    first = store.get("/api/v1/traces?limit=2").json()
-    h.post(store, h.body(h.span(trace=6, span=600, name="newer", start_ms=NOW_MS)))
-    h.post(store, h.body(h.span(trace=7, span=700, name="older", start_ms=ago(60 * 24 * 10))))
+def test_pages_stay_stable_while_new_traces_arrive(client, five_traces):
+    first = client.get("/api/v1/traces?limit=2").json()
+    h.post(client, h.body(h.span(trace=6, span=600, name="newer", start_ms=NOW_MS)))
+    h.post(client, h.body(h.span(trace=7, span=700, name="older", start_ms=ago(60 * 24 * 10))))
 
-    second = store.get(f"/api/v1/traces?limit=2&cursor={first['next_cursor']}").json()
-    third = store.get(f"/api/v1/traces?limit=2&cursor={second['next_cursor']}").json()
+    second = client.get(f"/api/v1/traces?limit=2&cursor={first['next_cursor']}").json()
+    third = client.get(f"/api/v1/traces?limit=2&cursor={second['next_cursor']}").json()
 
     assert [int(t["trace_id"], 16) for t in first["traces"] + second["traces"] + third["traces"]] == [5, 4, 3, 2, 1, 7]
 
 
-def test_limit_and_offset_paging_of_the_first_api_still_works(store):
-    response = store.get("/api/v1/traces?limit=2&offset=2")
+def test_limit_and_offset_paging_of_the_first_api_still_works(client, five_traces):
+    response = client.get("/api/v1/traces?limit=2&offset=2")
 
     assert ids(response) == [3, 2]
     assert (response.json()["total"], response.json()["offset"]) == (5, 2)
-    assert ids(store.get(f"/api/v1/traces?limit=2&cursor={response.json()['next_cursor']}")) == [1]
+    assert ids(client.get(f"/api/v1/traces?limit=2&cursor={response.json()['next_cursor']}")) == [1]
 
 
-def test_the_total_can_be_left_out(store):
-    assert store.get("/api/v1/traces?include_total=false").json()["total"] is None
+def test_the_total_can_be_left_out(client, five_traces):
+    assert client.get("/api/v1/traces?include_total=false").json()["total"] is None
 
 
-def test_the_total_is_exact_up_to_a_limit_and_a_lower_bound_beyond(store, monkeypatch):
-    assert store.get("/api/v1/traces").json()["total_exact"] is True
+def test_the_total_is_exact_up_to_a_limit_and_a_lower_bound_beyond(client, five_traces, monkeypatch):
+    assert client.get("/api/v1/traces").json()["total_exact"] is True
     monkeypatch.setattr("traces.api.TOTAL_LIMIT", 3)
-    body = store.get("/api/v1/traces?limit=2").json()
+    body = client.get("/api/v1/traces?limit=2").json()
     assert (body["total"], body["total_exact"], len(body["traces"])) == (3, False, 2)
 
 
-def test_the_list_costs_two_queries_however_many_traces(store):
+def test_the_list_costs_two_queries_however_many_traces(client, five_traces):
     with CaptureQueriesContext(connection) as queries:
-        store.get("/api/v1/traces?limit=100")
+        client.get("/api/v1/traces?limit=100")
     assert len(queries) == 2  # the count and the page
 
 
@@ -210,15 +139,15 @@ def test_the_list_costs_two_queries_however_many_traces(store):
         ("cursor=nonsense", 422, "cursor"),
     ],
 )
-def test_bad_parameters_get_a_json_error_with_the_right_status(store, query, status, fragment):
-    response = store.get(f"/api/v1/traces?{query}")
+def test_bad_parameters_get_a_json_error_with_the_right_status(client, five_traces, query, status, fragment):
+    response = client.get(f"/api/v1/traces?{query}")
 
     assert response.status_code == status
     assert fragment in response.json()["detail"]
 
 
-def test_a_query_syntax_error_names_its_column(store):
-    response = store.get("/api/v1/traces", {"q": "model:gpt-4o AND (duration:>1s"})
+def test_a_query_syntax_error_names_its_column(client, five_traces):
+    response = client.get("/api/v1/traces", {"q": "model:gpt-4o AND (duration:>1s"})
 
     assert response.status_code == 400
     assert response.json()["column"] == 18
@@ -227,8 +156,8 @@ def test_a_query_syntax_error_names_its_column(store):
 # --- one trace -------------------------------------------------------------------------------
 
 
-def test_detail_has_the_summary_and_every_span_in_start_order(store):
-    h.post(store, h.body(h.span(trace=9, span=1, name="root", start_ms=0, duration_ms=100),
+def test_detail_has_the_summary_and_every_span_in_start_order(client, five_traces):
+    h.post(client, h.body(h.span(trace=9, span=1, name="root", start_ms=0, duration_ms=100),
                          h.span(trace=9, span=2, parent=1, name="child", start_ms=10,
                                 events=[{"name": "exception", "at_ms": 12,
                                          "attributes": {"exception.type": "KeyError"}}],
@@ -236,7 +165,7 @@ def test_detail_has_the_summary_and_every_span_in_start_order(store):
                          resource={"host.name": "box"}))  # fmt: skip
 
     with CaptureQueriesContext(connection) as queries:
-        response = store.get(f"/api/v1/traces/{tid(9)}")
+        response = client.get(f"/api/v1/traces/{tid(9)}")
 
     assert len(queries) == 4  # the trace; its spans with resource and scope; events; links
     body = response.json()
@@ -260,25 +189,25 @@ def test_detail_has_the_summary_and_every_span_in_start_order(store):
     assert child["duration_ms"] == 10.0
 
 
-def test_an_unknown_trace_is_a_404(store):
+def test_an_unknown_trace_is_a_404(client, five_traces):
     for path in ("", "/tree", "/export"):
-        response = store.get(f"/api/v1/traces/{tid(404)}{path}")
+        response = client.get(f"/api/v1/traces/{tid(404)}{path}")
         assert response.status_code == 404
         assert response.json() == {"detail": f"no trace {tid(404)}"}
-    assert store.delete(f"/api/v1/traces/{tid(404)}").status_code == 404
+    assert client.delete(f"/api/v1/traces/{tid(404)}").status_code == 404
 
 
-def test_tree_nests_spans_and_flags_orphans(store):
-    h.post(store, h.body(
+def test_tree_nests_spans_and_flags_orphans(client, five_traces):
+    h.post(client, h.body(
         h.span(trace=8, span=1, name="root", start_ms=0, duration_ms=100),
         h.span(trace=8, span=2, parent=1, name="a", start_ms=10),
         h.span(trace=8, span=3, parent=2, name="a.1", start_ms=11),
         h.span(trace=8, span=4, parent=1, name="b", start_ms=50),
         h.span(trace=8, span=5, parent=77, name="lost child", start_ms=5),
-        llm(8, 6, 3, 12, "gpt-4o", (10, 5), (0.1, 0.2)),
+        h.span(trace=8, span=6, parent=3, start_ms=12, model="gpt-4o", tokens=(10, 5), cost=(0.1, 0.2)),
     ))  # fmt: skip
 
-    tree = store.get(f"/api/v1/traces/{tid(8)}/tree").json()
+    tree = client.get(f"/api/v1/traces/{tid(8)}/tree").json()
 
     def shape(node):
         return (node["span"]["name"], node["depth"], node["orphan"], node["subtree_spans"],
@@ -294,32 +223,32 @@ def test_tree_nests_spans_and_flags_orphans(store):
     assert tree["roots"][0]["subtree_cost"] == pytest.approx(0.3)
 
 
-def test_export_round_trips_through_an_empty_store(store):
-    exported = store.get(f"/api/v1/traces/{tid(3)}/export").json()
-    before = store.get(f"/api/v1/traces/{tid(3)}").json()
-    assert store.delete(f"/api/v1/traces/{tid(3)}").status_code == 204
+def test_export_round_trips_through_an_empty_store(client, five_traces):
+    exported = client.get(f"/api/v1/traces/{tid(3)}/export").json()
+    before = client.get(f"/api/v1/traces/{tid(3)}").json()
+    assert client.delete(f"/api/v1/traces/{tid(3)}").status_code == 204
 
-    assert h.post(store, json.dumps(exported), content_type=h.JSON).status_code == 200
+    assert h.post(client, json.dumps(exported), content_type=h.JSON).status_code == 200
 
-    after = store.get(f"/api/v1/traces/{tid(3)}").json()
+    after = client.get(f"/api/v1/traces/{tid(3)}").json()
     assert after == before | {"spans": after["spans"]}
     for old, new in zip(before["spans"], after["spans"], strict=True):
         assert old == new
 
 
-def test_delete_removes_the_trace_with_spans_events_and_links_in_a_few_queries(store):
-    h.post(store, h.body(*[h.span(trace=9, span=n, name=f"s{n}", events=[{"name": "e"}], links=[(1, 1)])
+def test_delete_removes_the_trace_with_spans_events_and_links_in_a_few_queries(client, five_traces):
+    h.post(client, h.body(*[h.span(trace=9, span=n, name=f"s{n}", events=[{"name": "e"}], links=[(1, 1)])
                            for n in range(1, 301)]))  # fmt: skip
     assert Span.objects.filter(trace__trace_id=tid(9)).count() == 300
 
     with CaptureQueriesContext(connection) as queries:
-        response = store.delete(f"/api/v1/traces/{tid(9)}")
+        response = client.delete(f"/api/v1/traces/{tid(9)}")
 
     assert response.status_code == 204
     assert len(queries) <= 9  # the lookup, the lock in ingest's order, four deletes, and savepoints
     assert not Trace.objects.filter(trace_id=tid(9)).exists()
     assert (Span.objects.count(), SpanEvent.objects.count(), SpanLink.objects.count()) == (10, 0, 0)
-    assert ids(store.get("/api/v1/traces")) == [5, 4, 3, 2, 1]
+    assert ids(client.get("/api/v1/traces")) == [5, 4, 3, 2, 1]
 
 
 # --- spans -----------------------------------------------------------------------------------
@@ -330,25 +259,25 @@ def span_names(response):
     return [span["name"] for span in response.json()["spans"]]
 
 
-def test_span_search_across_traces(store):
-    assert span_names(store.get("/api/v1/spans", {"q": "kind:llm AND model:gpt-4o"})) == [
+def test_span_search_across_traces(client, five_traces):
+    assert span_names(client.get("/api/v1/spans", {"q": "kind:llm AND model:gpt-4o"})) == [
         "chat gpt-4o", "chat gpt-4o",
     ]  # fmt: skip
-    assert span_names(store.get("/api/v1/spans", {"q": "kind:llm AND duration:>2s"})) == ["chat claude-3-5-haiku"]
-    assert span_names(store.get("/api/v1/spans", {"q": "error:true"})) == ["healthcheck", "chat gpt-4o-mini"]
-    first = store.get("/api/v1/spans", {"q": "kind:llm", "limit": 2}).json()
-    rest = store.get("/api/v1/spans", {"q": "kind:llm", "cursor": first["next_cursor"]}).json()
+    assert span_names(client.get("/api/v1/spans", {"q": "kind:llm AND duration:>2s"})) == ["chat claude-3-5-haiku"]
+    assert span_names(client.get("/api/v1/spans", {"q": "error:true"})) == ["healthcheck", "chat gpt-4o-mini"]
+    first = client.get("/api/v1/spans", {"q": "kind:llm", "limit": 2}).json()
+    rest = client.get("/api/v1/spans", {"q": "kind:llm", "cursor": first["next_cursor"]}).json()
     assert len(first["spans"]) + len(rest["spans"]) == 5 and rest["next_cursor"] is None
     assert first["spans"][0]["attributes"] is None
-    with_attributes = store.get("/api/v1/spans", {"q": "model:gpt-4o", "include_attributes": "true"}).json()
+    with_attributes = client.get("/api/v1/spans", {"q": "model:gpt-4o", "include_attributes": "true"}).json()
     assert with_attributes["spans"][0]["attributes"]["gen_ai.request.temperature"] == 0.7
 
 
 # --- stats -----------------------------------------------------------------------------------
 
 
-def test_stats_for_the_default_24_hours(store):
-    stats = store.get("/api/v1/stats").json()
+def test_stats_for_the_default_24_hours(client, five_traces):
+    stats = client.get("/api/v1/stats").json()
 
     assert (stats["total_traces"], stats["traces_with_errors"], stats["error_rate"]) == (4, 2, 0.5)
     assert (stats["total_spans"], stats["error_spans"]) == (8, 2)
@@ -373,8 +302,8 @@ def test_stats_for_the_default_24_hours(store):
 
 @pytest.mark.parametrize("query, traces", [("window=1h", 3), ("window=7d", 5), ("window=all", 5),
                                            ("window=all&q=service:api", 3), ("start=20m", 2)])  # fmt: skip
-def test_stats_window_and_query(store, query, traces):
-    assert store.get(f"/api/v1/stats?{query}").json()["total_traces"] == traces
+def test_stats_window_and_query(client, five_traces, query, traces):
+    assert client.get(f"/api/v1/stats?{query}").json()["total_traces"] == traces
 
 
 def test_stats_of_an_empty_store_are_zeros(client):
@@ -387,14 +316,14 @@ def test_stats_of_an_empty_store_are_zeros(client):
 # --- streamed export -------------------------------------------------------------------------
 
 
-def test_summaries_stream_as_csv_and_jsonl_with_the_list_filters(store):
-    response = store.get("/api/v1/traces/export?format=csv&service=api")
+def test_summaries_stream_as_csv_and_jsonl_with_the_list_filters(client, five_traces):
+    response = client.get("/api/v1/traces/export?format=csv&service=api")
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [int(row["trace_id"], 16) for row in rows] == [5, 2, 1]
     assert rows[2]["models"] == "gpt-4o" and rows[2]["total_tokens"] == "1200"
 
-    response = store.get("/api/v1/traces/export?format=jsonl&status=error")
+    response = client.get("/api/v1/traces/export?format=jsonl&status=error")
     lines = [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
     assert [int(line["trace_id"], 16) for line in lines] == [4, 2]
 
@@ -419,12 +348,12 @@ def test_health_reports_the_database(client):
     }  # fmt: skip
 
 
-def test_span_search_and_tree_cost_a_fixed_number_of_queries(store):
-    h.post(store, h.body(*[h.span(trace=8, span=n, parent=None if n == 1 else 1, name=f"s{n}", start_ms=n)
+def test_span_search_and_tree_cost_a_fixed_number_of_queries(client, five_traces):
+    h.post(client, h.body(*[h.span(trace=8, span=n, parent=None if n == 1 else 1, name=f"s{n}", start_ms=n)
                            for n in range(1, 201)]))  # fmt: skip
     with CaptureQueriesContext(connection) as queries:
-        assert len(store.get("/api/v1/spans?limit=500").json()["spans"]) == 210
+        assert len(client.get("/api/v1/spans?limit=500").json()["spans"]) == 210
     assert len(queries) == 1  # one page, each span with its trace id joined in
     with CaptureQueriesContext(connection) as queries:
-        assert store.get(f"/api/v1/traces/{tid(8)}/tree").json()["roots"][0]["subtree_spans"] == 200
+        assert client.get(f"/api/v1/traces/{tid(8)}/tree").json()["roots"][0]["subtree_spans"] == 200
     assert len(queries) == 2  # the trace, and its spans

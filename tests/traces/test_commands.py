@@ -8,12 +8,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests import helpers as h
+from tests.helpers import NOW_MS, tid
 from traces.models import Span, SpanEvent, Trace
 
 pytestmark = pytest.mark.django_db
-
-NOW_MS = int(datetime.now(timezone.utc).timestamp() * 1000) - h.T0 // h.MS
-
 
 def run(*args):
     out, err = StringIO(), StringIO()
@@ -34,10 +32,6 @@ def store(client):
                                  attributes={"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 10}),
                           service="web"))  # fmt: skip
     return client
-
-
-def tid(n):
-    return f"{n:032x}"
 
 
 def test_list_prints_matching_traces_newest_first_and_a_summary(store):

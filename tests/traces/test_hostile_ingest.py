@@ -23,10 +23,9 @@ def export_response(response):
 
 
 def llm(trace, span, tokens, **attributes):
-    return h.span(trace=trace, span=span, name=f"chat {span}", kind=3, attributes={
-        "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": tokens,
-        "gen_ai.usage.output_tokens": 10, **attributes,
-    })  # fmt: skip
+    """A gpt-4o call of `tokens` input and 10 output tokens."""
+    return h.span(trace=trace, span=span, name=f"chat {span}", model="gpt-4o", tokens=(tokens, 10),
+                  attributes=attributes)
 
 
 def trace_totals(trace):

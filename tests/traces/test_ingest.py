@@ -279,16 +279,6 @@ def test_ten_thousand_spans_in_one_request_are_all_stored(client):
 # --- idempotency and trace aggregates --------------------------------------------------------
 
 
-def llm_span(trace, span, parent, start_ms, model="gpt-4o", tokens=(100, 20), cost=(0.001, 0.002), **kw):
-    return h.span(
-        trace=trace, span=span, parent=parent, start_ms=start_ms, name=f"chat {model}", kind=3,
-        attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": model,
-                    "gen_ai.usage.input_tokens": tokens[0], "gen_ai.usage.output_tokens": tokens[1],
-                    "gen_ai.usage.cost.input_tokens": cost[0], "gen_ai.usage.cost.output_tokens": cost[1]},
-        **kw,
-    )  # fmt: skip
-
-
 def trace_summary(trace_id=1):
     trace = Trace.objects.get(trace_id=f"{trace_id:032x}")
     return {
@@ -314,8 +304,9 @@ def agent_run():
                   attributes={"workflow.name": "support", "user.id": "alice", "session.id": "s-42"})  # fmt: skip
     tool = h.span(trace=1, span=2, parent=1, name="search", start_ms=10, duration_ms=50,
                   attributes={"gen_ai.tool.name": "search"}, error="timeout")  # fmt: skip
-    first = llm_span(1, 3, 1, 100)
-    second = llm_span(1, 4, 1, 500, model="claude-3-5-haiku", tokens=(50, 10), cost=(0.0001, 0.0002))
+    first = h.span(trace=1, span=3, parent=1, start_ms=100, model="gpt-4o", tokens=(100, 20), cost=(0.001, 0.002))
+    second = h.span(trace=1, span=4, parent=1, start_ms=500, model="claude-3-5-haiku", tokens=(50, 10),
+                    cost=(0.0001, 0.0002))
     return root, tool, first, second
 
 
@@ -389,7 +380,8 @@ def test_retries_with_events_and_links_do_not_duplicate_them(client):
 def test_usage_of_agent_spans_is_not_counted_on_top_of_their_model_calls(client):
     agent = h.span(trace=1, span=1, name="agent", attributes={
         "openinference.span.kind": "AGENT", "llm.token_count.prompt": 150, "llm.token_count.completion": 30})
-    h.post(client, h.body(agent, llm_span(1, 2, 1, 1), llm_span(1, 3, 1, 2, tokens=(50, 10))))
+    h.post(client, h.body(agent, h.span(trace=1, span=2, parent=1, start_ms=1, model="gpt-4o", tokens=(100, 20)),
+                          h.span(trace=1, span=3, parent=1, start_ms=2, model="gpt-4o", tokens=(50, 10))))
 
     assert trace_summary()["tokens"] == (150, 30, 180)
 

@@ -9,17 +9,12 @@ import pytest
 from django.test import Client
 
 from tests import helpers as h
-from tests.ui.five_traces import ago, post_five_traces, tid
+from tests.helpers import ago, tid
 from traces.models import Trace
 from ui.templatetags.dashboard_charts import _segments, latency_chart, nice_scale
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def store(client):
-    return post_five_traces(client)
 
 
 def card(page, label):
@@ -104,8 +99,8 @@ def test_an_empty_window_is_not_an_empty_store(client):
 # --- figures ---------------------------------------------------------------------------------
 
 
-def test_the_cards_add_up_the_last_24_hours_by_default(store):
-    page = store.get("/").text
+def test_the_cards_add_up_the_last_24_hours_by_default(client, five_traces):
+    page = client.get("/").text
 
     assert card(page, "Traces") == ("4", "in the last 24 hours")
     assert card(page, "Spans") == ("8", "2 failed")
@@ -119,26 +114,26 @@ def test_the_cards_add_up_the_last_24_hours_by_default(store):
 
 
 @pytest.mark.parametrize("window, traces", [("1h", "3"), ("24h", "4"), ("7d", "5"), ("30d", "5"), ("all", "5")])
-def test_each_window(store, window, traces):
-    page = store.get(f"/?window={window}").text
+def test_each_window(client, five_traces, window, traces):
+    page = client.get(f"/?window={window}").text
     assert card(page, "Traces")[0] == traces
     link = f'<a href="?window={window}" hx-get="/?window={window}" hx-push-url="?window={window}"'
     assert link + '\n         aria-current="true">' in page
 
 
-def test_an_unknown_window_falls_back_to_24_hours(store):
-    assert card(store.get("/?window=1y").text, "Traces") == ("4", "in the last 24 hours")
+def test_an_unknown_window_falls_back_to_24_hours(client, five_traces):
+    assert card(client.get("/?window=1y").text, "Traces") == ("4", "in the last 24 hours")
 
 
-def test_cards_open_the_trace_list_over_the_same_window(store):
-    page = store.get("/?window=7d").text
+def test_cards_open_the_trace_list_over_the_same_window(client, five_traces):
+    page = client.get("/?window=7d").text
     assert '<a class="stat" href="/traces?start=7d">' in page
     assert 'href="/traces?start=7d&amp;status=error"' in page
-    assert '<a class="stat" href="/traces">' in store.get("/?window=all").text
+    assert '<a class="stat" href="/traces">' in client.get("/?window=all").text
 
 
-def test_the_latest_traces_and_errors_link_to_their_pages(store):
-    page = store.get("/").text
+def test_the_latest_traces_and_errors_link_to_their_pages(client, five_traces):
+    page = client.get("/").text
 
     latest = section(page, "Latest traces")
     assert re.findall(r'href="/traces/([0-9a-f]{32})"', latest) == [tid(5), tid(4), tid(3), tid(2)]
@@ -150,8 +145,8 @@ def test_the_latest_traces_and_errors_link_to_their_pages(store):
 # --- charts ----------------------------------------------------------------------------------
 
 
-def test_the_charts_are_inline_svg_with_a_title_for_every_bucket(store):
-    page = html.unescape(store.get("/").text)
+def test_the_charts_are_inline_svg_with_a_title_for_every_bucket(client, five_traces):
+    page = html.unescape(client.get("/").text)
 
     assert page.count('<svg viewBox="0 0 1000 200" preserveAspectRatio="none" role="img"') == 2
     assert 'aria-label="Traces and errors over time"' in page
@@ -170,8 +165,8 @@ def test_the_charts_are_inline_svg_with_a_title_for_every_bucket(store):
     assert page.count('data-format="time"') >= 4  # x axes: clock times over a day
 
 
-def test_tokens_and_cost_by_model(store):
-    page = html.unescape(store.get("/").text)
+def test_tokens_and_cost_by_model(client, five_traces):
+    page = html.unescape(client.get("/").text)
 
     models = re.findall(r'<span role="cell" class="model-name" title="([^"]+)">', page)
     assert models == ["gpt-4o-mini", "claude-3-5-haiku", "gpt-4o"]
@@ -206,8 +201,8 @@ def test_latency_lines_break_where_a_bucket_had_no_traces():
 # --- live refresh ----------------------------------------------------------------------------
 
 
-def test_htmx_gets_only_the_figures(store):
-    response = store.get("/?window=7d", **HTMX)
+def test_htmx_gets_only_the_figures(client, five_traces):
+    response = client.get("/?window=7d", **HTMX)
 
     assert "<html" not in response.text
     assert response.text.lstrip().startswith('<div id="figures" class="dashboard" hx-get="/?window=7d"')
@@ -216,8 +211,8 @@ def test_htmx_gets_only_the_figures(store):
     assert "HX-Request" in response["Vary"]
 
 
-def test_a_history_restore_gets_the_whole_page(store):
-    assert "<html" in store.get("/", HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX).text
+def test_a_history_restore_gets_the_whole_page(client, five_traces):
+    assert "<html" in client.get("/", HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX).text
 
 
 def test_otlp_posts_to_the_root_still_ingest_without_a_csrf_token():
@@ -229,18 +224,18 @@ def test_otlp_posts_to_the_root_still_ingest_without_a_csrf_token():
 # --- queries ---------------------------------------------------------------------------------
 
 
-def test_the_dashboard_costs_a_fixed_number_of_queries(store, django_assert_num_queries):
+def test_the_dashboard_costs_a_fixed_number_of_queries(client, five_traces, django_assert_num_queries):
     for n in range(10, 30):
-        h.post(store, h.body(h.span(trace=n, span=1, name=f"t{n}", start_ms=ago(n), error="x" if n % 2 else None,
+        h.post(client, h.body(h.span(trace=n, span=1, name=f"t{n}", start_ms=ago(n), error="x" if n % 2 else None,
                                     attributes={"gen_ai.request.model": f"m{n}"})))  # fmt: skip
     # totals, percentiles, by model, by workflow, by service, series, latest, latest errors
     with django_assert_num_queries(8):
-        store.get("/")
+        client.get("/")
     with django_assert_num_queries(8):
-        store.get("/?window=1h", **HTMX)
+        client.get("/?window=1h", **HTMX)
     # "all" has no start: the series first finds the first and last trace
     with django_assert_num_queries(9):
-        store.get("/?window=all", **HTMX)
+        client.get("/?window=all", **HTMX)
 
 
 def test_the_first_run_page_costs_little(client, django_assert_num_queries):

@@ -10,17 +10,12 @@ import pytest
 from django.test import Client
 
 from tests import helpers as h
-from tests.ui.five_traces import NOW_MS, ago, post_five_traces, tid
+from tests.helpers import NOW_MS, ago, tid
 from traces.models import Span, SpanEvent, Trace
 from ui.views import traces as list_view
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def store(client):
-    return post_five_traces(client)
 
 
 def listed(response, status=200):
@@ -44,8 +39,8 @@ def link(response, rel):
 # --- the table -------------------------------------------------------------------------------
 
 
-def test_every_trace_newest_first_with_its_figures(store):
-    response = store.get("/traces")
+def test_every_trace_newest_first_with_its_figures(client, five_traces):
+    response = client.get("/traces")
 
     assert listed(response) == [5, 4, 3, 2, 1]
     research = row(response, 3)
@@ -58,22 +53,22 @@ def test_every_trace_newest_first_with_its_figures(store):
     assert 'aria-current="page">Traces<' in response.text
 
 
-def test_duration_bars_are_relative_to_the_slowest_trace_on_the_page(store):
-    response = store.get("/traces")
+def test_duration_bars_are_relative_to_the_slowest_trace_on_the_page(client, five_traces):
+    response = client.get("/traces")
 
     assert 'style="width: 100.0%"' in row(response, 3)  # 12 s, the slowest
     assert 'style="width: 6.7%"' in row(response, 5)  # 800 ms of 12 s
-    assert 'style="width: 100.0%"' in row(store.get("/traces?service=api"), 1)  # 3 s is the slowest of api
+    assert 'style="width: 100.0%"' in row(client.get("/traces?service=api"), 1)  # 3 s is the slowest of api
 
 
-def test_each_cell_is_labelled_for_the_phone_layout(store):
-    cells = re.findall(r'<td class="col-(\w+)[^"]*" data-label="([^"]+)"', row(store.get("/traces"), 3))
+def test_each_cell_is_labelled_for_the_phone_layout(client, five_traces):
+    cells = re.findall(r'<td class="col-(\w+)[^"]*" data-label="([^"]+)"', row(client.get("/traces"), 3))
     assert [label for _, label in cells] == ["Started", "Trace", "Service", "Duration", "Spans", "Errors", "Tokens",
                                              "Cost", "Models"]  # fmt: skip
 
 
-def test_start_times_are_moments_the_browser_renders(store):
-    oldest = row(store.get("/traces"), 1)
+def test_start_times_are_moments_the_browser_renders(client, five_traces):
+    oldest = row(client.get("/traces"), 1)
     assert '<time datetime="' in oldest and 'data-moment="relative"' in oldest
 
 
@@ -106,17 +101,17 @@ def test_a_trace_whose_root_has_not_arrived_says_so(client):
         ("q=&status=&service=&min_duration_ms=", [5, 4, 3, 2, 1]),  # a form sent with blank fields
     ],
 )
-def test_each_filter_shows_exactly_the_matching_traces(store, query, expected):
-    assert listed(store.get(f"/traces?{query}")) == expected
+def test_each_filter_shows_exactly_the_matching_traces(client, five_traces, query, expected):
+    assert listed(client.get(f"/traces?{query}")) == expected
 
 
-def test_an_iso_start_bounds_the_list(store):
+def test_an_iso_start_bounds_the_list(client, five_traces):
     start = (datetime.now(timezone.utc) - timedelta(hours=6)).isoformat()
-    assert listed(store.get("/traces", {"start": start})) == [5, 4, 3, 2]
+    assert listed(client.get("/traces", {"start": start})) == [5, 4, 3, 2]
 
 
-def test_the_filter_form_shows_the_filters_of_the_url(store):
-    page = store.get("/traces?q=error:true&status=error&service=web&min_duration_ms=10&start=1h").text
+def test_the_filter_form_shows_the_filters_of_the_url(client, five_traces):
+    page = client.get("/traces?q=error:true&status=error&service=web&min_duration_ms=10&start=1h").text
 
     assert 'value="error:true"' in page
     assert '<option value="error" selected>' in page
@@ -126,8 +121,8 @@ def test_the_filter_form_shows_the_filters_of_the_url(store):
     assert '<a class="clear" href="/traces">' in page
 
 
-def test_no_match_says_so_and_offers_to_clear_the_filters(store):
-    page = store.get("/traces?service=nowhere").text
+def test_no_match_says_so_and_offers_to_clear_the_filters(client, five_traces):
+    page = client.get("/traces?service=nowhere").text
 
     assert "No traces match" in page and 'href="/traces">clear them all' in page
     assert "Waiting for your first trace" not in page
@@ -144,8 +139,8 @@ def test_an_empty_store_shows_how_to_send_the_first_trace(client):
 # --- the query language's errors -------------------------------------------------------------
 
 
-def test_a_syntax_error_shows_the_message_and_a_caret_under_its_column(store):
-    response = store.get("/traces", {"q": "service:api duration:"})
+def test_a_syntax_error_shows_the_message_and_a_caret_under_its_column(client, five_traces):
+    response = client.get("/traces", {"q": "service:api duration:"})
 
     assert listed(response, status=400) == []
     page = html.unescape(response.text)
@@ -154,8 +149,8 @@ def test_a_syntax_error_shows_the_message_and_a_caret_under_its_column(store):
     assert 'value="service:api duration:"' in page  # what was typed stays in the box
 
 
-def test_an_unknown_field_names_the_known_ones(store):
-    page = html.unescape(store.get("/traces", {"q": "colour:red"}).text)
+def test_an_unknown_field_names_the_known_ones(client, five_traces):
+    page = html.unescape(client.get("/traces", {"q": "colour:red"}).text)
 
     assert "unknown field 'colour'</strong> at column 1" in page
     assert "known fields:" in page
@@ -173,17 +168,17 @@ def test_an_unknown_field_names_the_known_ones(store):
         ("cursor=nonsense", "the cursor is not one this server handed out"),
     ],
 )
-def test_invalid_parameters_are_explained_on_the_page_answered_400(store, query, message):
-    response = store.get(f"/traces?{query}")
+def test_invalid_parameters_are_explained_on_the_page_answered_400(client, five_traces, query, message):
+    response = client.get(f"/traces?{query}")
 
     assert listed(response, status=400) == []
     assert message in html.unescape(response.text)
     assert 'id="search"' in response.text  # the whole page, with the form to correct them
 
 
-def test_htmx_gets_the_explanation_as_a_fragment_it_swaps_in(store):
+def test_htmx_gets_the_explanation_as_a_fragment_it_swaps_in(client, five_traces):
     # HTMX swaps in 2xx answers only: the fragment is the error message, answered 200.
-    response = store.get("/traces", {"q": "(error:true"}, **HTMX)
+    response = client.get("/traces", {"q": "(error:true"}, **HTMX)
 
     assert listed(response) == []
     assert "unclosed '('</strong> at column 1" in html.unescape(response.text)
@@ -192,32 +187,15 @@ def test_htmx_gets_the_explanation_as_a_fragment_it_swaps_in(store):
 # --- sorting ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "sort, expected",
-    [
-        ("start_time", [1, 2, 3, 4, 5]),
-        ("-start_time", [5, 4, 3, 2, 1]),
-        ("-duration", [3, 1, 5, 2, 4]),
-        ("duration", [4, 2, 5, 1, 3]),
-        ("-spans", [3, 5, 2, 1, 4]),
-        ("-tokens", [3, 1, 5, 2, 4]),
-        ("-cost", [1, 3, 5, 2, 4]),
-        ("cost", [4, 2, 5, 3, 1]),
-    ],
-)
-def test_sorting(store, sort, expected):
-    assert listed(store.get(f"/traces?sort={sort}")) == expected
-
-
-def test_column_headers_sort_descending_first_then_toggle(store):
-    page = store.get("/traces?service=api").text
+def test_column_headers_sort_descending_first_then_toggle(client, five_traces):
+    page = client.get("/traces?service=api").text
     assert '<th scope="col" class="col-start_time" aria-sort="descending">' in page
     assert 'href="/traces?service=api&amp;sort=start_time"' in page  # newest first now: next, oldest first
     assert 'href="/traces?service=api&amp;sort=-duration"' in page
 
-    page = store.get("/traces?service=api&sort=-duration").text
+    page = client.get("/traces?service=api&sort=-duration").text
     assert 'aria-sort="descending"' in page and 'href="/traces?service=api&amp;sort=duration"' in page
-    page = store.get("/traces?service=api&sort=duration").text
+    page = client.get("/traces?service=api&sort=duration").text
     assert 'aria-sort="ascending"' in page and 'href="/traces?service=api&amp;sort=-duration"' in page
     assert 'href="/traces?service=api"' in page  # back to the default sort: no parameter
     assert '<input type="hidden" name="sort" value="duration" form="filters">' in page  # filtering keeps it
@@ -231,41 +209,41 @@ def pages_of_two(monkeypatch):
     monkeypatch.setattr(list_view, "PAGE_SIZE", 2)
 
 
-def test_cursor_pages_go_forwards_and_back(store, pages_of_two):
-    first = store.get("/traces")
+def test_cursor_pages_go_forwards_and_back(client, five_traces, pages_of_two):
+    first = client.get("/traces")
     assert listed(first) == [5, 4]
     assert link(first, "Previous") is None and link(first, "First page") is None
 
-    second = store.get(link(first, "Next"))
+    second = client.get(link(first, "Next"))
     assert listed(second) == [3, 2]
-    third = store.get(link(second, "Next"))
+    third = client.get(link(second, "Next"))
     assert listed(third) == [1]
     assert link(third, "Next") is None
 
-    assert listed(store.get(link(third, "Previous"))) == [3, 2]
-    back_to_first = store.get(link(second, "Previous"), **HTMX)
+    assert listed(client.get(link(third, "Previous"))) == [3, 2]
+    back_to_first = client.get(link(second, "Previous"), **HTMX)
     assert listed(back_to_first) == [5, 4]
     assert back_to_first["HX-Push-Url"] == "/traces"  # the top, however it was reached
     assert link(back_to_first, "Previous") is None
-    assert listed(store.get(link(third, "First page"))) == [5, 4]
+    assert listed(client.get(link(third, "First page"))) == [5, 4]
 
 
-def test_pages_keep_the_filters_and_the_sort(store, pages_of_two):
-    first = store.get("/traces?service=api&sort=duration")
+def test_pages_keep_the_filters_and_the_sort(client, five_traces, pages_of_two):
+    first = client.get("/traces?service=api&sort=duration")
     assert listed(first) == [2, 5]
     following = link(first, "Next")
     assert parse_qs(urlsplit(following).query).keys() == {"service", "sort", "cursor"}
-    assert listed(store.get(following)) == [1]
+    assert listed(client.get(following)) == [1]
 
 
-def test_pages_stay_put_while_new_traces_arrive(store, pages_of_two):
-    first = store.get("/traces")
-    h.post(store, h.body(h.span(trace=6, span=600, name="newest", start_ms=NOW_MS)))
-    assert listed(store.get(link(first, "Next"))) == [3, 2]
+def test_pages_stay_put_while_new_traces_arrive(client, five_traces, pages_of_two):
+    first = client.get("/traces")
+    h.post(client, h.body(h.span(trace=6, span=600, name="newest", start_ms=NOW_MS)))
+    assert listed(client.get(link(first, "Next"))) == [3, 2]
 
 
-def test_past_the_last_page_offers_the_first(store):
-    last = store.get(f"/traces?cursor={_cursor_after_everything(store)}")
+def test_past_the_last_page_offers_the_first(client, five_traces):
+    last = client.get(f"/traces?cursor={_cursor_after_everything(client)}")
     assert listed(last) == [] and "No more traces" in last.text and 'href="/traces"' in last.text
 
 
@@ -278,8 +256,8 @@ def _cursor_after_everything(client):
 # --- HTMX ------------------------------------------------------------------------------------
 
 
-def test_htmx_requests_get_only_the_results_and_a_clean_url(store):
-    response = store.get("/traces?q=&status=error&service=&sort=-start_time", **HTMX)
+def test_htmx_requests_get_only_the_results_and_a_clean_url(client, five_traces):
+    response = client.get("/traces?q=&status=error&service=&sort=-start_time", **HTMX)
 
     assert listed(response) == [4, 2]
     assert "<html" not in response.text and 'id="filters"' not in response.text
@@ -288,13 +266,13 @@ def test_htmx_requests_get_only_the_results_and_a_clean_url(store):
     assert "HX-Request" in response["Vary"]
 
 
-def test_a_history_restore_gets_the_whole_page(store):
-    response = store.get("/traces?status=error", HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX)
+def test_a_history_restore_gets_the_whole_page(client, five_traces):
+    response = client.get("/traces?status=error", HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX)
     assert "<html" in response.text and listed(response) == [4, 2]
 
 
-def test_every_htmx_link_also_works_without_javascript(store, pages_of_two):
-    page = store.get("/traces?service=api").text
+def test_every_htmx_link_also_works_without_javascript(client, five_traces, pages_of_two):
+    page = client.get("/traces?service=api").text
     for tag in re.findall(r"<a [^>]*hx-get[^>]*>", page):
         assert re.search(r'href="([^"]+)"[^>]*hx-get="\1"', tag), tag
     assert '<form id="filters" class="filters" method="get" action="/traces" hx-get="/traces"' in page
@@ -308,21 +286,21 @@ def poll_url(response):
     return html.unescape(match.group(1)) if match else None
 
 
-def test_the_notice_counts_traces_newer_than_the_newest_shown(store):
-    url = poll_url(store.get("/traces?service=api"))
+def test_the_notice_counts_traces_newer_than_the_newest_shown(client, five_traces):
+    url = poll_url(client.get("/traces?service=api"))
     assert parse_qs(urlsplit(url).query)["service"] == ["api"]
-    assert "new trace" not in store.get(url, **HTMX).text
+    assert "new trace" not in client.get(url, **HTMX).text
 
-    h.post(store, h.body(h.span(trace=6, span=600, name="newer", start_ms=NOW_MS), service="api"))
-    h.post(store, h.body(h.span(trace=7, span=700, name="other service", start_ms=NOW_MS), service="web"))
-    h.post(store, h.body(h.span(trace=8, span=800, name="late but old", start_ms=ago(120)), service="api"))
-    notice = store.get(url, **HTMX)
+    h.post(client, h.body(h.span(trace=6, span=600, name="newer", start_ms=NOW_MS), service="api"))
+    h.post(client, h.body(h.span(trace=7, span=700, name="other service", start_ms=NOW_MS), service="web"))
+    h.post(client, h.body(h.span(trace=8, span=800, name="late but old", start_ms=ago(120)), service="api"))
+    notice = client.get(url, **HTMX)
     assert "1 new trace — show" in notice.text
     assert 'href="/traces?service=api" hx-get="/traces?service=api" hx-target="#results"' in notice.text
     assert "<html" not in notice.text and notice.text.lstrip().startswith('<div id="new-traces"')
 
-    h.post(store, h.body(h.span(trace=9, span=900, name="newest", start_ms=NOW_MS + 5), service="api"))
-    assert "2 new traces — show" in store.get(url, **HTMX).text
+    h.post(client, h.body(h.span(trace=9, span=900, name="newest", start_ms=NOW_MS + 5), service="api"))
+    assert "2 new traces — show" in client.get(url, **HTMX).text
 
 
 def test_an_empty_list_counts_every_trace_that_arrives(client):
@@ -331,25 +309,25 @@ def test_an_empty_list_counts_every_trace_that_arrives(client):
     assert "1 new trace — show" in client.get(url, **HTMX).text
 
 
-def test_only_the_newest_first_top_page_polls(store, pages_of_two):
-    first = store.get("/traces")
+def test_only_the_newest_first_top_page_polls(client, five_traces, pages_of_two):
+    first = client.get("/traces")
     assert poll_url(first)
-    assert poll_url(store.get(link(first, "Next"))) is None
-    assert poll_url(store.get("/traces?sort=-duration")) is None
+    assert poll_url(client.get(link(first, "Next"))) is None
+    assert poll_url(client.get("/traces?sort=-duration")) is None
 
 
 # --- deleting --------------------------------------------------------------------------------
 
 
-def test_each_row_deletes_after_a_confirmation_with_or_without_javascript(store):
-    research = row(store.get("/traces?status=ok"), 3)
+def test_each_row_deletes_after_a_confirmation_with_or_without_javascript(client, five_traces):
+    research = row(client.get("/traces?status=ok"), 3)
     assert f'<form method="get" action="/traces/{tid(3)}/delete" hx-post="/traces/{tid(3)}/delete"' in research
     assert 'hx-confirm="Delete the trace “research flow” and its 3 spans? This cannot be undone."' in research
     assert 'hx-target="closest tr"' in research and 'hx-push-url="false"' in research
     assert '<input type="hidden" name="next" value="/traces?status=ok">' in research
 
 
-def test_the_confirmation_page_deletes_without_javascript(store):
+def test_the_confirmation_page_deletes_without_javascript(client, five_traces):
     browser = Client(enforce_csrf_checks=True)
     page = browser.get(f"/traces/{tid(3)}/delete?next=/traces%3Fstatus%3Dok")
     assert page.status_code == 200
@@ -365,42 +343,42 @@ def test_the_confirmation_page_deletes_without_javascript(store):
     assert Trace.objects.count() == 4 and Span.objects.count() == 10 - 3
 
 
-def test_deleting_from_htmx_answers_nothing_so_the_row_goes(store):
-    h.post(store, h.body(h.span(trace=7, span=1, name="with events", events=[{"name": "e"}])))
-    response = store.post(f"/traces/{tid(7)}/delete", {"next": "/traces"}, **HTMX)
+def test_deleting_from_htmx_answers_nothing_so_the_row_goes(client, five_traces):
+    h.post(client, h.body(h.span(trace=7, span=1, name="with events", events=[{"name": "e"}])))
+    response = client.post(f"/traces/{tid(7)}/delete", {"next": "/traces"}, **HTMX)
 
     assert response.status_code == 200 and response.content == b""
     assert not Trace.objects.filter(trace_id=tid(7)).exists() and not SpanEvent.objects.exists()
-    assert listed(store.get("/traces")) == [5, 4, 3, 2, 1]
+    assert listed(client.get("/traces")) == [5, 4, 3, 2, 1]
 
 
-def test_deleting_goes_back_only_to_this_site(store):
-    response = store.post(f"/traces/{tid(1)}/delete", {"next": "https://evil.example/"})
+def test_deleting_goes_back_only_to_this_site(client, five_traces):
+    response = client.post(f"/traces/{tid(1)}/delete", {"next": "https://evil.example/"})
     assert response["Location"] == "/traces"
 
 
-def test_deleting_an_unknown_trace_is_a_404(store):
-    assert store.get(f"/traces/{tid(99)}/delete").status_code == 404
-    assert store.post(f"/traces/{tid(99)}/delete").status_code == 404
+def test_deleting_an_unknown_trace_is_a_404(client, five_traces):
+    assert client.get(f"/traces/{tid(99)}/delete").status_code == 404
+    assert client.post(f"/traces/{tid(99)}/delete").status_code == 404
     assert Trace.objects.count() == 5
 
 
 # --- queries ---------------------------------------------------------------------------------
 
 
-def test_the_list_costs_one_query_however_many_traces(store, django_assert_num_queries):
+def test_the_list_costs_one_query_however_many_traces(client, five_traces, django_assert_num_queries):
     for n in range(10, 40):
-        h.post(store, h.body(h.span(trace=n, span=1, name=f"t{n}", start_ms=ago(n),
+        h.post(client, h.body(h.span(trace=n, span=1, name=f"t{n}", start_ms=ago(n),
                                     attributes={"gen_ai.request.model": f"m{n}"})))  # fmt: skip
     with django_assert_num_queries(1):
-        assert len(listed(store.get("/traces?q=service:api OR duration:>1ms&sort=-cost"))) == 35
+        assert len(listed(client.get("/traces?q=service:api OR duration:>1ms&sort=-cost"))) == 35
     with django_assert_num_queries(1):
-        store.get("/traces?status=ok", **HTMX)
-    url = poll_url(store.get("/traces"))
+        client.get("/traces?status=ok", **HTMX)
+    url = poll_url(client.get("/traces"))
     with django_assert_num_queries(1):
-        store.get(url, **HTMX)
+        client.get(url, **HTMX)
 
 
-def test_a_query_with_a_syntax_error_costs_no_query(store, django_assert_num_queries):
+def test_a_query_with_a_syntax_error_costs_no_query(client, five_traces, django_assert_num_queries):
     with django_assert_num_queries(0):
-        store.get("/traces?q=(oops", **HTMX)
+        client.get("/traces?q=(oops", **HTMX)
