@@ -161,6 +161,14 @@ def _ns(moment):
     return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
 
 
+class SharedRowQuerySet(models.QuerySet):
+    """Resources and scopes: rows that many spans share, stored once by ingest."""
+
+    def unused(self):
+        """The rows no span refers to any more (their traces were deleted)."""
+        return self.filter(~Exists(Span.objects.filter(**{self.model._meta.model_name: OuterRef("pk")})))
+
+
 class Resource(models.Model):
     """An OTLP resource (the process that emitted spans), stored once per distinct content."""
 
@@ -168,6 +176,8 @@ class Resource(models.Model):
     attributes = models.JSONField(default=dict)
     dropped_attributes_count = models.BigIntegerField(default=0)
     schema_url = models.TextField(blank=True, default="")
+
+    objects = SharedRowQuerySet.as_manager()
 
     def __str__(self):
         return str(self.attributes.get("service.name", self.fingerprint[:12]))
@@ -182,6 +192,8 @@ class Scope(models.Model):
     attributes = models.JSONField(default=dict)
     dropped_attributes_count = models.BigIntegerField(default=0)
     schema_url = models.TextField(blank=True, default="")
+
+    objects = SharedRowQuerySet.as_manager()
 
     def __str__(self):
         return f"{self.name} {self.version}".strip()
