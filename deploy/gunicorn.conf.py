@@ -36,8 +36,11 @@ def when_ready(server):
     """Retention runs once per server, in a process of its own beside the workers: a thread in the
     master would be copied, mid-query, into every worker the master forks."""
     if _retention_configured():
+        # From a checkout's root (this file lies in its deploy/); installed, this file lies in the
+        # msgtrace_server package, which then imports from any folder.
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        server.retention = subprocess.Popen([sys.executable, "manage.py", "retention"], cwd=root)
+        cwd = root if os.path.isfile(os.path.join(root, "manage.py")) else None
+        server.retention = subprocess.Popen([sys.executable, "-m", "msgtrace_server", "retention"], cwd=cwd)
         server.log.info("retention: pruning old traces in process %s", server.retention.pid)
 
 

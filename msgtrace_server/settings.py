@@ -11,7 +11,11 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+# A checkout has manage.py beside this package and templates/, static/ and deploy/ beside it; the wheel
+# (`pip install msgtrace-server`, pyproject.toml) carries those three inside this package instead.
+MSGTRACE_INSTALLED = not (PACKAGE_DIR.parent / "manage.py").is_file()
+BASE_DIR = PACKAGE_DIR if MSGTRACE_INSTALLED else PACKAGE_DIR.parent
 
 
 def env_str(name, default=""):
@@ -36,7 +40,20 @@ def env_list(name, default=""):
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
-MSGTRACE_DB_PATH = Path(env_str("MSGTRACE_DB_PATH", str(BASE_DIR / "msgtrace.sqlite3")))
+def _data_dir():
+    """Where the database, its secret.key and the collected static files go unless told otherwise:
+    beside the code in a checkout; installed, the per-user data directory of the XDG base directory
+    specification ($XDG_DATA_HOME/msgtrace, else ~/.local/share/msgtrace), never site-packages."""
+    if not MSGTRACE_INSTALLED:
+        return BASE_DIR
+    xdg_data_home = env_str("XDG_DATA_HOME")
+    if xdg_data_home and Path(xdg_data_home).is_absolute():  # the specification ignores relative ones
+        return Path(xdg_data_home) / "msgtrace"
+    return Path.home() / ".local" / "share" / "msgtrace"
+
+
+MSGTRACE_DATA_DIR = _data_dir()
+MSGTRACE_DB_PATH = Path(env_str("MSGTRACE_DB_PATH", str(MSGTRACE_DATA_DIR / "msgtrace.sqlite3")))
 MSGTRACE_HOST = env_str("MSGTRACE_HOST", "127.0.0.1")
 MSGTRACE_PORT = env_int("MSGTRACE_PORT", 4321)
 # OTLP request bodies, compressed and decompressed, may not exceed this.
@@ -216,7 +233,7 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(env_str("MSGTRACE_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATIC_ROOT = Path(env_str("MSGTRACE_STATIC_ROOT", str(MSGTRACE_DATA_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 # Hashed, compressed file names once collectstatic has run (`manage.py start` and the Docker image run
 # it); plain names served from the source folders before that (runserver, tests).

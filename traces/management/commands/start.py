@@ -40,8 +40,9 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         if static_is_stale():
             # In a process of its own: the settings pick hashed static names when collectstatic runs.
-            subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-                           cwd=settings.BASE_DIR, check=True)  # fmt: skip
+            # A checkout's msgtrace_server is importable from its root; an installed one from anywhere.
+            subprocess.run([sys.executable, "-m", "msgtrace_server", "collectstatic", "--noinput", "-v0"],
+                           cwd=None if settings.MSGTRACE_INSTALLED else settings.BASE_DIR, check=True)  # fmt: skip
         bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.stdout.write(f"msgtrace serving on http://{bind} with {workers} workers (gunicorn)")
         self.stdout.flush()
