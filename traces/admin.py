@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
-from traces.models import Trace
-from ui.templatetags.msgtrace_ui import duration
+from traces.formatting import duration_ns, tokens
+from traces.models import Trace, counts_as_usage, is_error
 
 SPANS_SHOWN = 200
 
@@ -76,21 +76,25 @@ class TraceAdmin(admin.ModelAdmin):
 
     @admin.display(description="Spans (in start order)")
     def spans_table(self, trace):
-        spans = sorted(trace.spans.only("span_id", "parent_span_id", "name", "category", "model", "start_ns",
-                                        "duration_ns", "status_code", "status_message"),
-                       key=lambda span: (span.start_ns, span.pk))[:SPANS_SHOWN]  # fmt: skip
+        spans = trace.spans.outline()[:SPANS_SHOWN]
         rows = format_html_join(
-            "", "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((span.span_id, span.name, span.category, span.model, duration(span.duration_ns / 1e6),
-              span.status_message or ("error" if span.status_code == 2 else "")) for span in spans),
+            "", "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((span.span_id, span.name, span.category, span.model, duration_ns(span.duration_ns), _usage(span),
+              span.status_message or ("error" if is_error(span.status_code) else "")) for span in spans),
         )  # fmt: skip
         more = "" if trace.span_count <= SPANS_SHOWN else f"the first {SPANS_SHOWN} of {trace.span_count}"
         return format_html(
             "<table><thead><tr><th>span id</th><th>name</th><th>kind</th><th>model</th><th>duration</th>"
-            "<th>status</th></tr></thead><tbody>{}</tbody></table><p>{}</p>", rows, more
+            "<th>tokens counted</th><th>status</th></tr></thead><tbody>{}</tbody></table><p>{}</p>", rows, more
         )
 
     @admin.display(description="Trace page")
     def open_in_ui(self, trace):
         url = reverse("trace-detail", args=[trace.trace_id])
         return format_html('<a href="{}">open the timeline and span details</a>', url)
+
+
+def _usage(span):
+    """The span's tokens where the trace's totals count them; "–" for model calls without usage and for
+    the agents, chains and tools whose usage repeats their calls'."""
+    return tokens(span.total_tokens) if counts_as_usage(span.category) else "–"

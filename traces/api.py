@@ -17,12 +17,11 @@ from traces.models import Span, SpanKind, StatusCode, Trace, stored_text
 from traces.pagination import encode_cursor, page
 from traces.parameters import check_cursor, moment
 from traces.query_limits import QueryTimeout, time_limit
-from traces.timeframe import window_start
+from traces.timeframe import datetime_from_ns, window_start
 from traces.ingest import export_traces
 
 router = Router(tags=["traces"])
 
-HEX_DIGITS = set("0123456789abcdef")
 SortField = Literal[
     "start_time", "-start_time", "duration", "-duration", "spans", "-spans", "tokens", "-tokens", "cost", "-cost"
 ]
@@ -161,11 +160,11 @@ class SpanSummary(Schema):
 
     @staticmethod
     def resolve_start_time(span):
-        return _datetime(span.start_ns)
+        return datetime_from_ns(span.start_ns)
 
     @staticmethod
     def resolve_end_time(span):
-        return _datetime(span.end_ns)
+        return datetime_from_ns(span.end_ns)
 
     @staticmethod
     def resolve_start_time_unix_nano(span):
@@ -198,7 +197,7 @@ class SpanOut(SpanSummary):
         return [
             {
                 "name": event.name,
-                "time": _datetime(event.time_ns),
+                "time": datetime_from_ns(event.time_ns),
                 "time_unix_nano": event.time_ns,
                 "attributes": event.attributes,
                 "dropped_attributes_count": event.dropped_attributes_count,
@@ -240,7 +239,7 @@ class TraceDetail(TraceSummary):
 
     @staticmethod
     def resolve_spans(trace):
-        return trace.spans.for_display().order_by("start_ns", "id")
+        return trace.spans.for_display().in_start_order()
 
 
 class TreeNode(Schema):
@@ -390,17 +389,6 @@ def _time_limited(endpoint):
     return limited
 
 
-def _datetime(ns):
-    return datetime.fromtimestamp(ns // 1_000_000_000, timezone.utc).replace(microsecond=(ns // 1000) % 1_000_000)
-
-
-def _trace_or_404(trace_id):
-    trace_id = trace_id.lower()
-    if len(trace_id) != 32 or not set(trace_id) <= HEX_DIGITS:
-        return None  # no stored trace has such an id
-    return Trace.objects.filter(trace_id=trace_id).first()
-
-
 # --- endpoints ---------------------------------------------------------------------------------
 
 
@@ -479,7 +467,7 @@ def _csv_lines(rows):
 @router.get("/traces/{trace_id}", response={200: TraceDetail, 404: Error})
 def get_trace(request, trace_id: str):
     """A trace's summary and every span, in start order, with attributes, events, links, resource and scope."""
-    trace = _trace_or_404(trace_id)
+    trace = Trace.objects.with_trace_id(trace_id)
     if trace is None:
         return Status(404, {"detail": f"no trace {trace_id}"})
     return trace
@@ -488,10 +476,10 @@ def get_trace(request, trace_id: str):
 @router.get("/traces/{trace_id}/tree", response={200: TraceTree, 404: Error})
 def get_trace_tree(request, trace_id: str):
     """The nested span tree; spans whose parent never arrived sit at the top level, flagged as orphans."""
-    trace = _trace_or_404(trace_id)
+    trace = Trace.objects.with_trace_id(trace_id)
     if trace is None:
         return Status(404, {"detail": f"no trace {trace_id}"})
-    spans = list(trace.spans.select_related("trace").order_by("start_ns", "id"))
+    spans = list(trace.spans.in_start_order().defer("attributes").select_related("trace"))
     roots = span_tree.build(spans)
     return {"trace": trace, "roots": [_node(node) for node in roots]}
 
@@ -512,16 +500,16 @@ def _node(node):
 @router.get("/traces/{trace_id}/export", response={200: dict, 404: Error})
 def export_trace(request, trace_id: str):
     """The trace as OTLP/JSON: posted to /v1/traces of an empty msgtrace, it recreates the same trace."""
-    trace = _trace_or_404(trace_id)
+    trace = Trace.objects.with_trace_id(trace_id)
     if trace is None:
         return Status(404, {"detail": f"no trace {trace_id}"})
-    return otlp_json(trace.spans.for_display().order_by("start_ns", "id"))
+    return otlp_json(trace.spans.for_display().in_start_order())
 
 
 @router.delete("/traces/{trace_id}", response={204: None, 404: Error})
 def delete_trace(request, trace_id: str):
     """Removes the trace with its spans, events and links."""
-    trace = _trace_or_404(trace_id)
+    trace = Trace.objects.with_trace_id(trace_id)
     deleted = Trace.objects.filter(pk=trace.pk).delete_with_spans() if trace else 0
     if not deleted:
         return Status(404, {"detail": f"no trace {trace_id}"})

@@ -26,6 +26,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from traces import otlp
 from traces.store import store
+from traces.timeframe import ns_from_datetime
 
 MS = 1_000_000
 SECOND = 1000 * MS
@@ -729,7 +730,7 @@ def _now_ns(now):
     if now is None:
         return time.time_ns()
     if isinstance(now, datetime):
-        return int(now.timestamp()) * SECOND + now.microsecond * 1000
+        return ns_from_datetime(now)
     return int(now)
 
 

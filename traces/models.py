@@ -4,6 +4,8 @@ ingest path keeps current after every request, so that lists and dashboards neve
 from django.db import models, transaction
 from django.db.models import Exists, OuterRef, Q
 
+from traces.timeframe import ns_from_datetime
+
 
 class Status(models.TextChoices):
     OK = "ok", "OK"
@@ -40,6 +42,42 @@ class Category(models.TextChoices):
     GUARDRAIL = "guardrail", "Guardrail"
     EVALUATOR = "evaluator", "Evaluator"
     OTHER = "other", "Other"
+
+
+# The one rule for what counts as model usage (tokens, cost and calls), in every figure msgtrace
+# shows: model calls only. Agents, chains and tools often carry the usage of the calls beneath them
+# (OpenInference and OpenLLMetry put it on parent spans); counting only the calls counts each token once.
+USAGE_CATEGORIES = frozenset({Category.LLM.value, Category.EMBEDDING.value, Category.RERANKER.value})
+
+
+def counts_as_usage(category):
+    """Whether a span of this category counts towards tokens, cost and calls (SpanQuerySet.usage() in SQL)."""
+    return category in USAGE_CATEGORIES
+
+
+def is_error(status_code):
+    """Whether a span with this status code failed (FAILED in SQL)."""
+    return status_code == StatusCode.ERROR
+
+
+FAILED = Q(status_code=StatusCode.ERROR)  # SpanQuerySet.errors(), and error counts in aggregates
+
+
+HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def is_hex_id(text, length):
+    """Whether `text` can be an id of `length` lowercase hex digits (32: a trace id, 16: a span id)."""
+    return len(text) == length and set(text) <= HEX_DIGITS
+
+
+# What trees, timelines and usage summaries read of a span (SpanQuerySet.outline()). Never the
+# attributes: one prompt can weigh a megabyte, and a 5,000-span trace would load them all to draw bars.
+OUTLINE_FIELDS = (
+    "id", "span_id", "parent_span_id", "name", "start_ns", "end_ns", "duration_ns", "status_code",
+    "status_message", "category", "model", "input_tokens", "output_tokens", "total_tokens", "total_cost",
+    "currency",
+)  # fmt: skip
 
 
 class SpanExists(Exists):
@@ -130,6 +168,12 @@ class TraceQuerySet(models.QuerySet):
     def started_before(self, moment):
         return self.filter(started_at__lt=moment)
 
+    def with_trace_id(self, trace_id):
+        """The trace with this id (any case), or None; an id that cannot be a trace id never reaches
+        the database."""
+        trace_id = trace_id.lower()
+        return self.filter(trace_id=trace_id).first() if is_hex_id(trace_id, 32) else None
+
 
 class SpanQuerySet(models.QuerySet):
     def matching(self, query):
@@ -142,23 +186,43 @@ class SpanQuerySet(models.QuerySet):
 
     def between(self, start=None, end=None):
         if start is not None:
-            self = self.filter(start_ns__gte=_ns(start))
+            self = self.filter(start_ns__gte=ns_from_datetime(start))
         if end is not None:
-            self = self.filter(start_ns__lt=_ns(end))
+            self = self.filter(start_ns__lt=ns_from_datetime(end))
         return self
 
     def for_display(self):
         """Everything a span's full view shows, in four queries however many spans there are."""
         return self.select_related("trace", "resource", "scope").prefetch_related("events", "links")
 
+    def with_ids(self, trace_id, span_id):
+        """The span with these ids (any case), or None; ids that cannot be ids never reach the database."""
+        trace_id, span_id = trace_id.lower(), span_id.lower()
+        if not (is_hex_id(trace_id, 32) and is_hex_id(span_id, 16)):
+            return None
+        return self.filter(trace__trace_id=trace_id, span_id=span_id).first()
+
+    def in_start_order(self):
+        """Start order, ties by id: the order traces.tree.build expects, so that the tree never re-sorts."""
+        return self.order_by("start_ns", "id")
+
+    def outline(self):
+        """The OUTLINE_FIELDS of the spans as named tuples, in start order: what a tree, a timeline or
+        a usage summary needs. Tuples, not model instances: for 5,000 spans they load in a tenth of the time."""
+        return self.in_start_order().values_list(*OUTLINE_FIELDS, named=True)
+
+    def usage(self):
+        """The spans whose tokens, cost and calls count (counts_as_usage)."""
+        return self.filter(category__in=USAGE_CATEGORIES)
+
+    def errors(self):
+        """The spans that failed (is_error)."""
+        return self.filter(FAILED)
+
 
 def stored_text(value):
     """Text as ingest stores it: NUL, which PostgreSQL cannot hold, becomes U+FFFD."""
     return value.replace("\x00", "\ufffd")
-
-
-def _ns(moment):
-    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
 
 
 class SharedRowQuerySet(models.QuerySet):
@@ -316,7 +380,11 @@ class Span(models.Model):
 
     @property
     def is_error(self):
-        return self.status_code == StatusCode.ERROR
+        return is_error(self.status_code)
+
+    @property
+    def counts_as_usage(self):
+        return counts_as_usage(self.category)
 
 
 class SpanEvent(models.Model):

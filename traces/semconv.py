@@ -108,9 +108,6 @@ MODULE_TYPE_STEMS = (
     ("generat", "llm"),
     ("guard", "guardrail"),
 )
-# Categories whose usage is summed into trace totals. Agents and chains often repeat the
-# usage of the model calls beneath them; summing only the calls counts every token once.
-USAGE_CATEGORIES = frozenset({"llm", "embedding", "reranker"})
 # The largest token count and cost one span may report. Far beyond any real model call, and small
 # enough that sums over millions of spans stay within a 64-bit integer.
 MAX_TOKENS = 10**12

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 from django.db import connection
 from django.db.models import Avg, Count, Max, Min, Q, Sum
 
-from traces.models import Span
+from traces.models import FAILED, Span
+from traces.timeframe import datetime_from_ns
 
 # Bucket widths for the time series, chosen so that a window has at most about 60 points.
 BUCKETS = [60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400]
@@ -102,13 +103,15 @@ def summarize(traces, start=None, end=None):
 
 
 def by_model(traces):
+    """Usage per model over the traces' model calls (SpanQuerySet.usage(): what the traces' totals count,
+    so the rows add up to them), most calls first. A call that named no model is listed under ""."""
     rows = (
-        Span.objects.filter(trace__in=traces.order_by().values("pk"))
-        .exclude(model="")
+        Span.objects.usage()
+        .filter(trace__in=traces.order_by().values("pk"))
         .values("model")
         .annotate(
             calls=Count("pk"),
-            errors=Count("pk", filter=Q(status_code=2)),
+            errors=Count("pk", filter=FAILED),
             input_tokens=Total("input_tokens"),
             output_tokens=Total("output_tokens"),
             total_tokens=Total("total_tokens"),
@@ -162,8 +165,8 @@ def series(traces, start=None, end=None):
     """Bucketed counts, errors, p50/p95 duration, tokens and cost, with empty buckets filled in."""
     if start is None or end is None:
         bounds = traces.order_by().aggregate(low=Min("start_ns"), high=Max("start_ns"))
-        start = start or _datetime(bounds["low"])
-        end = end or _datetime(bounds["high"]) + timedelta(seconds=1)
+        start = start or datetime_from_ns(bounds["low"] or 0)
+        end = end or datetime_from_ns(bounds["high"] or 0) + timedelta(seconds=1)
     seconds = bucket_seconds_for(max(1.0, (end - start).total_seconds()))
     origin = int(start.timestamp()) // seconds * seconds  # buckets aligned to the clock, not to "now"
     rows = {row[0]: row for row in _percentile_rows(traces, origin * _NS, seconds * _NS)}
@@ -183,7 +186,3 @@ def series(traces, start=None, end=None):
             }
         )
     return {"bucket_seconds": seconds, "points": points}
-
-
-def _datetime(ns):
-    return datetime.fromtimestamp((ns or 0) / _NS, timezone.utc)

@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 
 from django.db import DataError, IntegrityError, OperationalError, connection, transaction
 
-from traces.semconv import USAGE_CATEGORIES
+from traces.models import counts_as_usage, is_error
+from traces.timeframe import datetime_from_ns
 
 MAX_INT64 = 2**63 - 1
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
@@ -203,7 +204,7 @@ def _create_traces(cursor, sql, spans_by_trace, trace_ids):
     rows = []
     for trace_id in trace_ids:
         first = min(span.start_ns for span in spans_by_trace[trace_id].values())
-        started = sql.adapt_datetime(_datetime(first))
+        started = sql.adapt_datetime(datetime_from_ns(first))
         rows.append(
             ("", "", False, "", started, started, first, first, 0.0, 0, 0, 0, 0, 0, 0.0, "[]", "", "", "ok", now, trace_id)
         )
@@ -331,10 +332,6 @@ def _insert_events_and_links(cursor, sql, needs_id):
             )
 
 
-def _datetime(ns):
-    return datetime.fromtimestamp(ns // 1_000_000_000, timezone.utc).replace(microsecond=(ns // 1000) % 1_000_000)
-
-
 def merge(state, spans):
     """Folds newly stored spans into a trace's aggregate state (a dict shaped like TRACE_STATE)."""
     if not spans:
@@ -351,10 +348,10 @@ def merge(state, spans):
         if span.end_ns > state["end_ns"]:
             state["end_ns"] = span.end_ns
         state["span_count"] += 1
-        if span.status_code == 2:
+        if is_error(span.status_code):
             state["error_count"] += 1
         normalized = span.normalized
-        if normalized["category"] in USAGE_CATEGORIES:
+        if counts_as_usage(normalized["category"]):
             # Saturating: however many spans a trace gathers, its totals fit their 64-bit columns.
             for field in ("input_tokens", "output_tokens", "total_tokens"):
                 state[field] = min(MAX_INT64, state[field] + (normalized[field] or 0))
@@ -395,7 +392,8 @@ def _update_traces(cursor, sql, states, fresh):
         rows.append(
             (
                 state["service_name"], state["root_span_name"], state["has_root"], state["workflow_name"],
-                sql.adapt_datetime(_datetime(state["start_ns"])), sql.adapt_datetime(_datetime(state["end_ns"])),
+                sql.adapt_datetime(datetime_from_ns(state["start_ns"])),
+                sql.adapt_datetime(datetime_from_ns(state["end_ns"])),
                 state["start_ns"], state["end_ns"], max(0, state["end_ns"] - state["start_ns"]) / 1e6,
                 state["span_count"], state["error_count"], state["input_tokens"], state["output_tokens"],
                 state["total_tokens"], state["total_cost"], _dumps(state["models_used"]), state["user_id"],

@@ -1,4 +1,5 @@
-"""Points in time as people type them: ISO-8601, or relative to now ("15m", "1h", "7d", "2w")."""
+"""Points in time as people type them: ISO-8601, or relative to now ("15m", "1h", "7d", "2w"); and the one
+place where unix nanoseconds, as OTLP counts time, become datetimes and back."""
 
 import re
 from datetime import datetime, timedelta, timezone
@@ -8,6 +9,8 @@ _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 # The dashboard's windows; "all" has no start.
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7),
            "30d": timedelta(days=30), "all": None}  # fmt: skip
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def parse_moment(text, now=None):
@@ -34,3 +37,15 @@ def window_start(window, now=None):
         raise ValueError(f"unknown window {window!r}: use one of {', '.join(WINDOWS)}")
     delta = WINDOWS[window]
     return None if delta is None else (now or datetime.now(timezone.utc)) - delta
+
+
+def datetime_from_ns(ns):
+    """Unix nanoseconds -> an aware UTC datetime, exact to the microsecond (a float would round)."""
+    return datetime.fromtimestamp(ns // 1_000_000_000, timezone.utc).replace(microsecond=(ns // 1000) % 1_000_000)
+
+
+def ns_from_datetime(moment):
+    """A datetime -> unix nanoseconds; a naive one is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - EPOCH) // _MICROSECOND * 1000

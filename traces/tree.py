@@ -1,4 +1,9 @@
-"""Spans of one trace -> the span tree, with per-subtree totals and the order the timeline draws in."""
+"""Spans of one trace -> the span tree, with per-subtree totals and the order the timeline draws in.
+
+Spans are model instances or SpanQuerySet.outline() rows; subtree tokens and cost follow the usage rule
+of the trace's totals (traces.models.counts_as_usage), so a subtree never counts an agent's repeated usage."""
+
+from traces.models import counts_as_usage, is_error
 
 
 class Node:
@@ -12,9 +17,10 @@ class Node:
         # The span names a parent that never arrived: shown at the top level, flagged.
         self.orphan = False
         self.subtree_spans = 1
-        self.subtree_errors = int(span.status_code == 2)
-        self.subtree_tokens = span.total_tokens or 0
-        self.subtree_cost = span.total_cost or 0.0
+        self.subtree_errors = int(is_error(span.status_code))
+        usage = counts_as_usage(span.category)
+        self.subtree_tokens = (span.total_tokens or 0) if usage else 0
+        self.subtree_cost = (span.total_cost or 0.0) if usage else 0.0
 
 
 def build(spans):

@@ -14,7 +14,6 @@ from django.urls import reverse
 
 from traces import semconv
 from traces.models import Category, Span, SpanKind, StatusCode, Trace
-from traces.semconv import USAGE_CATEGORIES
 from ui.timeline import PALETTE
 
 # Past these a value is collapsed behind its first characters or lines.
@@ -317,7 +316,7 @@ class SpanPanel:
         self.status = StatusCode(span.status_code).label if span.status_code in StatusCode.values else "unset"
         self.offset_ns = span.start_ns - span.trace.start_ns
         self.llm = None
-        if span.category in USAGE_CATEGORIES or span.model or span.total_tokens is not None:
+        if span.counts_as_usage or span.model or span.total_tokens is not None:
             self.llm = LlmFacts(span, attributes)
         self.prompt = Content.of(semconv.prompt(attributes))
         self.completion = Content.of(semconv.completion(attributes))

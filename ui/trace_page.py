@@ -7,23 +7,12 @@ from django.shortcuts import render
 from traces.models import Trace
 from ui import timeline, trace_summary
 
-HEX = frozenset("0123456789abcdef")
 TEMPLATE = "ui/trace_detail.html"
 
 
 class TraceViewForm(forms.Form):
     view = forms.ChoiceField(choices=[(name, name) for name in timeline.VIEWS], required=False)
     offset = forms.IntegerField(min_value=0, required=False)
-
-
-def is_hex_id(text, length):
-    return len(text) == length and set(text) <= HEX
-
-
-def find_trace(trace_id):
-    """The stored trace, or None; an id that cannot be a trace id never reaches the database."""
-    trace_id = trace_id.lower()
-    return Trace.objects.filter(trace_id=trace_id).first() if is_hex_id(trace_id, 32) else None
 
 
 def parameters(request):
@@ -34,13 +23,14 @@ def parameters(request):
 
 
 def not_found(request, trace_id, span_id=None):
-    context = {"trace_id": trace_id, "span_id": span_id, "trace": find_trace(trace_id) if span_id else None}
+    trace = Trace.objects.with_trace_id(trace_id) if span_id else None  # "the trace exists, the span does not"
+    context = {"trace_id": trace_id, "span_id": span_id, "trace": trace}
     return render(request, "ui/trace_not_found.html", context, status=404)
 
 
 def trace_page(request, trace, view, panel=None):
     """The whole page; `panel` (a ui.span_panel.SpanPanel) is drawn open beside it."""
-    spans = timeline.trace_spans(trace)
+    spans = list(trace.spans.outline())
     layout = timeline.Layout(trace, spans, view)
     errors, errors_total = trace_summary.errors(layout.order, trace_summary.exception_events(trace))
     models, models_total = trace_summary.by_model(spans)

@@ -4,8 +4,8 @@ Everything is computed from the spans the timeline already loaded (no attributes
 for the trace's exception events, so the page's query count does not depend on its size.
 """
 
-from traces.models import SpanEvent
-from traces.semconv import USAGE_CATEGORIES
+from traces.formatting import model_label
+from traces.models import SpanEvent, counts_as_usage, is_error
 
 # The errors section lists this many spans; a trace with more says how many it left out.
 ERROR_LIMIT = 50
@@ -21,7 +21,7 @@ class ModelUsage:
 
     def add(self, span):
         self.calls += 1
-        self.errors += span.status_code == 2
+        self.errors += is_error(span.status_code)
         self.input_tokens += span.input_tokens or 0
         self.output_tokens += span.output_tokens or 0
         self.total_tokens += span.total_tokens or 0
@@ -36,19 +36,16 @@ class ModelUsage:
         return sorted(self._costs.items(), key=lambda item: -item[1])
 
 
-def usage_spans(spans):
-    """The model calls whose usage the trace's totals count (agents and chains often repeat it)."""
-    return [span for span in spans if span.category in USAGE_CATEGORIES]
-
-
 def by_model(spans):
-    """Usage per model, most calls first, and the total over all of them: ([ModelUsage], ModelUsage)."""
+    """Usage per model over the model calls (counts_as_usage: what the trace's totals count, so the
+    rows add up to them), most calls first, and the total row: ([ModelUsage], ModelUsage).
+    traces.stats.by_model is the same over many traces."""
     rows = {}
     total = ModelUsage("")
-    for span in usage_spans(spans):
-        if not span.model and span.total_tokens is None and span.total_cost is None:
+    for span in spans:
+        if not counts_as_usage(span.category):
             continue
-        model = span.model or "(no model)"
+        model = model_label(span.model)
         if model not in rows:
             rows[model] = ModelUsage(model)
         rows[model].add(span)
@@ -76,7 +73,7 @@ class ErrorEntry:
         self.node, self.span = node, node.span
         self.exceptions = exceptions
         # An exception was recorded but the span's status is not ERROR: the code caught it.
-        self.handled = node.span.status_code != 2
+        self.handled = not is_error(node.span.status_code)
 
 
 def _text(value):
@@ -107,6 +104,6 @@ def errors(order, exceptions):
     entries = [
         ErrorEntry(node, exceptions.get(node.span.id, []))
         for node in order
-        if node.span.status_code == 2 or node.span.id in exceptions
+        if is_error(node.span.status_code) or node.span.id in exceptions
     ]
     return entries[:ERROR_LIMIT], len(entries)

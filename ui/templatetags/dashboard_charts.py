@@ -9,7 +9,7 @@ import math
 
 from django import template
 
-from ui.templatetags.msgtrace_ui import cost, duration, tokens
+from traces.formatting import cost, duration, model_label, tokens
 
 register = template.Library()
 
@@ -166,12 +166,12 @@ def model_chart(by_model):
     most_cost = max((m["cost"] for m in shown), default=0) or 1
     rows = [
         {
-            "model": m["model"], "calls": f"{m['calls']:,}", "errors": m["errors"],
+            "model": model_label(m["model"]), "calls": f"{m['calls']:,}", "errors": m["errors"],
             "tokens": tokens(m["total_tokens"]), "tokens_pct": round(100 * m["total_tokens"] / most_tokens, 1),
-            "tokens_title": f"{m['model']}: {m['total_tokens']:,} tokens ({m['input_tokens']:,} in, "
+            "tokens_title": f"{model_label(m['model'])}: {m['total_tokens']:,} tokens ({m['input_tokens']:,} in, "
                             f"{m['output_tokens']:,} out) over {_plural(m['calls'], 'call')}",
             "cost": cost(m["cost"]), "cost_pct": round(100 * m["cost"] / most_cost, 1),
-            "cost_title": f"{m['model']}: {cost(m['cost'])} over {_plural(m['calls'], 'call')}, "
+            "cost_title": f"{model_label(m['model'])}: {cost(m['cost'])} over {_plural(m['calls'], 'call')}, "
                           f"avg {duration(m['avg_duration_ms'])} per call",
         }
         for m in shown

@@ -5,16 +5,13 @@ from django.shortcuts import render
 
 from traces.models import Span
 from ui.span_panel import SpanPanel
-from ui.trace_page import is_hex_id, not_found, parameters, trace_page
+from ui.trace_page import not_found, parameters, trace_page
 
 
 def span_detail(request, trace_id, span_id):
-    trace_id, span_id = trace_id.lower(), span_id.lower()
-    span = None
-    if is_hex_id(trace_id, 32) and is_hex_id(span_id, 16):
-        span = Span.objects.for_display().filter(trace__trace_id=trace_id, span_id=span_id).first()
+    span = Span.objects.for_display().with_ids(trace_id, span_id)
     if span is None:
-        return not_found(request, trace_id, span_id)
+        return not_found(request, trace_id.lower(), span_id.lower())
     view, _ = parameters(request)
     panel = SpanPanel.load(span, view)
     if request.htmx and not request.htmx.history_restore_request:

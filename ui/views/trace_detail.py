@@ -3,28 +3,29 @@ rows of a subtree the page left closed (/traces/<trace_id>/subtree/<span_id>).""
 
 from django.shortcuts import render
 
+from traces.models import Trace
 from ui import timeline
-from ui.trace_page import TEMPLATE, find_trace, not_found, parameters, trace_page
+from ui.trace_page import TEMPLATE, not_found, parameters, trace_page
 
 
 def trace_detail(request, trace_id):
-    trace = find_trace(trace_id)
+    trace = Trace.objects.with_trace_id(trace_id)
     if trace is None:
         return not_found(request, trace_id)
     view, _ = parameters(request)
     if request.htmx and not request.htmx.history_restore_request:  # the Timeline / Tree tabs
-        layout = timeline.Layout(trace, timeline.trace_spans(trace), view)
+        layout = timeline.Layout(trace, list(trace.spans.outline()), view)
         return render(request, TEMPLATE + "#trace-view", {"trace": trace, "layout": layout, "rows": layout.rows()})
     return trace_page(request, trace, view)
 
 
 def subtree(request, trace_id, span_id=None):
     """Rows under a span the page drew closed (or the next slice of a long level), for HTMX to insert."""
-    trace = find_trace(trace_id)
+    trace = Trace.objects.with_trace_id(trace_id)
     if trace is None:
         return not_found(request, trace_id)
     view, offset = parameters(request)
-    layout = timeline.Layout(trace, timeline.trace_spans(trace), view)
+    layout = timeline.Layout(trace, list(trace.spans.outline()), view)
     node = layout.node(span_id.lower()) if span_id else None
     if span_id and node is None:
         return not_found(request, trace_id, span_id)

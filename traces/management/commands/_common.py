@@ -33,7 +33,7 @@ def traces_matching(query):
 def find_trace(trace_id):
     from traces.models import Trace
 
-    trace = Trace.objects.filter(trace_id=(trace_id or "").strip().lower()).first()
+    trace = Trace.objects.with_trace_id((trace_id or "").strip())
     if trace is None:
         raise CommandError(f"no trace {trace_id}")
     return trace

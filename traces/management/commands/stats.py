@@ -4,10 +4,10 @@ from datetime import datetime, timezone
 
 from django.core.management.base import BaseCommand, CommandError
 
+from traces.formatting import cost, duration, model_label, percent, tokens
 from traces.management.commands._common import traces_matching
 from traces.stats import summarize
 from traces.timeframe import WINDOWS, window_start
-from ui.templatetags.msgtrace_ui import cost, duration, percent, tokens
 
 
 class Command(BaseCommand):
@@ -31,8 +31,8 @@ class Command(BaseCommand):
             f"{tokens(figures['total_tokens'])} tokens, {cost(figures['total_cost'])}"
         )
         for row in figures["by_model"][:10]:
-            self.stdout.write(f"  model {row['model']}: {row['calls']} calls, {tokens(row['total_tokens'])} tokens, "
-                              f"{cost(row['cost'])}")  # fmt: skip
+            self.stdout.write(f"  model {model_label(row['model'])}: {row['calls']} calls, "
+                              f"{tokens(row['total_tokens'])} tokens, {cost(row['cost'])}")  # fmt: skip
         for row in figures["by_workflow"][:10]:
             self.stdout.write(f"  workflow {row['workflow'] or '(none)'}: {row['traces']} traces, "
                               f"{row['errors']} with errors")  # fmt: skip

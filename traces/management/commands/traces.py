@@ -10,11 +10,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from traces import otlp
 from traces.export import otlp_json, spreadsheet_safe
+from traces.formatting import cost, duration, duration_ns, tokens
 from traces.management.commands._common import find_trace, traces_matching
-from traces.models import Span, Trace
+from traces.models import Span, Trace, is_error
 from traces.store import store
 from traces.tree import build, walk
-from ui.templatetags.msgtrace_ui import cost, duration, tokens
 
 SUMMARY_FIELDS = ["trace_id", "started_at", "root_span_name", "workflow_name", "service_name", "status", "duration_ms",
                   "span_count", "error_count", "input_tokens", "output_tokens", "total_tokens", "total_cost",
@@ -71,7 +71,7 @@ class Command(BaseCommand):
 
     def handle_show(self, trace_id, **_):
         trace = find_trace(trace_id)
-        spans = sorted(trace.spans.defer("attributes"), key=lambda span: (span.start_ns, span.pk))
+        spans = list(trace.spans.outline())
         self.stdout.write(
             f"trace {trace.trace_id}  {trace.service_name}  {duration(trace.duration_ms)}  {trace.span_count} spans, "
             f"{trace.error_count} errors, {tokens(trace.total_tokens)} tokens, {cost(trace.total_cost)}"
@@ -84,11 +84,11 @@ class Command(BaseCommand):
                     span.model,
                     f"{tokens(span.total_tokens)} tok" if span.total_tokens else "",
                     cost(span.total_cost) if span.total_cost else "",
-                    "ERROR " + span.status_message if span.status_code == 2 else "",
+                    "ERROR " + span.status_message if is_error(span.status_code) else "",
                     "(parent missing)" if node.orphan else "",
                 ) if mark
             )  # fmt: skip
-            self.stdout.write(f"{'  ' * node.depth}{span.name}  {duration(span.duration_ns / 1e6)}  {marks}".rstrip())
+            self.stdout.write(f"{'  ' * node.depth}{span.name}  {duration_ns(span.duration_ns)}  {marks}".rstrip())
 
     # --- delete and export ---------------------------------------------------------------------
 
