@@ -29,6 +29,7 @@ No request is retried: a span in a failed request counts as lost (lost = sent - 
 Run from anywhere (about 15-30 s with the defaults on 2 cores):
 
     .venv/bin/python bench/ingest.py                 # after bin/setup
+    .venv/bin/python bench/ingest.py --smoke         # every phase on 300 spans, in about 10 s
     .venv/bin/python bench/ingest.py --spans 10000 --format json --gzip
     .venv/bin/python bench/ingest.py --workers 4 --clients 8 --json-out bench/results/ingest.json
 
@@ -106,6 +107,10 @@ def positive(text):
     return value
 
 
+# --smoke: tiny sizes, one worker; the figures mean nothing, but every phase runs and reports.
+SMOKE = {"spans": 300, "batch": 100, "clients": 2, "workers": 1, "time_limit": 60.0}
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--spans", type=positive, default=50_000, help="spans to send (default 50,000)")
@@ -123,7 +128,14 @@ def parse_args(argv=None):
     parser.add_argument("--request-timeout", type=float, default=60.0, help="per-request socket timeout, s")
     parser.add_argument("--tmp-dir", help="parent of the temp dir holding both databases (default: system temp)")
     parser.add_argument("--json-out", metavar="PATH", help="also write every figure here as JSON")
-    return parser.parse_args(argv)
+    parser.add_argument("--smoke", action="store_true",
+                        help="a check that every phase still runs, in seconds: " + ", ".join(
+                            f"--{name.replace('_', '-')} {value}" for name, value in SMOKE.items()))
+    args = parser.parse_args(argv)
+    if args.smoke:  # the smoke sizes replace the defaults; options given still win
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args(argv)
+    return args
 
 
 def build_bodies(args):
@@ -652,6 +664,8 @@ def report(figures):
         f"{cfg['batch']} spans/request ({cfg['requests']} requests, {cfg['wire_mb']:.1f} MB on the wire), "
         f"{cfg['clients']} clients, {cfg['workers']} {cfg['worker_class']} workers, SQLite WAL synchronous={cfg['synchronous']}"
     )
+    if cfg["smoke"]:
+        print("  (--smoke: every phase ran on tiny sizes; the figures measure nothing)")
     width = max(len(name) for name, *_ in rows)
     value_width = max(len(value) for _, value, _ in rows)
     for name, value, note in rows:
@@ -715,7 +729,7 @@ def measure(args, tmp, deadline, cleanup):
             "gzip": args.gzip, "clients": args.clients, "workers": args.workers, "seed": args.seed,
             "worker_class": args.worker_class,
             "rounds": len(rounds), "synchronous": SYNCHRONOUS, "raw_mb": raw_bytes / 1e6, "wire_mb": wire / 1e6,
-            "build_s": build_s, "time_limit_s": args.time_limit, "cpus": os.cpu_count(),
+            "build_s": build_s, "time_limit_s": args.time_limit, "cpus": os.cpu_count(), "smoke": args.smoke,
             "python": platform.python_version(),
         },  # fmt: skip
         **median,

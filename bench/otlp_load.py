@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # Seeded OTLP/HTTP load generator: the same seed always yields the same traces and request
-# bodies. Copied unchanged (but for this comment) from the shared tools so that the benchmark is
-# self-contained; bench/ingest.py imports build_requests/encode_all from it.
+# bodies. Copied from the shared tools so that the benchmark is self-contained, unchanged but for
+# this comment and --smoke; bench/ingest.py imports build_requests/encode_all from it.
 """otlp_load.py - deterministic OTLP/HTTP trace load generator (protobuf or JSON).
 
 Builds LLM-agent-like traces (1 root "flow" span, nested "module" spans, LLM
@@ -23,6 +23,7 @@ Examples:
       --total-spans 20000 --spans-per-request 100 --concurrency 4
   python otlp_load.py --format json --gzip ...
   python otlp_load.py --build-only --total-spans 50000   # just time building
+  python otlp_load.py --smoke --url http://127.0.0.1:4318/v1/traces   # 200 spans, seconds
 """
 from __future__ import annotations
 
@@ -481,6 +482,10 @@ def run_load(args, bodies):
     return out
 
 
+# --smoke: a few small requests; the figures mean nothing, but every phase runs and reports.
+SMOKE = {"total_spans": 200, "spans_per_request": 50, "spans_per_trace": 10, "concurrency": 2, "time_limit": 30.0}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", default="http://127.0.0.1:6006/v1/traces")
@@ -507,7 +512,13 @@ def main(argv=None):
     ap.add_argument("--json-out", help="write result JSON here")
     ap.add_argument("--allow-non-loopback", action="store_true")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--smoke", action="store_true",
+                    help="a check that building and sending still work, in seconds: " + ", ".join(
+                        f"--{name.replace('_', '-')} {value}" for name, value in SMOKE.items()))
     args = ap.parse_args(argv)
+    if args.smoke:  # the smoke sizes replace the defaults; options given still win
+        ap.set_defaults(**SMOKE)
+        args = ap.parse_args(argv)
     if args.total_spans <= 0 or args.spans_per_request <= 0 or args.concurrency <= 0:
         ap.error("counts must be positive")
 

@@ -19,6 +19,7 @@ Run from the repository (about 20 s):
 
     .venv/bin/python bench/trace_page.py
     .venv/bin/python bench/trace_page.py --spans 20000 --repeat 5
+    .venv/bin/python bench/trace_page.py --smoke   # every page once, in a few seconds
 
 The temp dir is removed at the end.
 """
@@ -27,6 +28,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -40,11 +42,22 @@ T0 = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 MS = 1_000_000
 
 
+# --smoke: a small generated trace, one timed request per page; the figures mean nothing.
+SMOKE = {"spans": 200, "repeat": 1}
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--spans", type=int, default=5000, help="spans in the generated trace (default 5000)")
     parser.add_argument("--repeat", type=int, default=10, help="timed requests per page (default 10)")
-    return parser.parse_args(argv)
+    parser.add_argument("--smoke", action="store_true",
+                        help=f"a check that every page still renders, in seconds: --spans {SMOKE['spans']} "
+                             f"--repeat {SMOKE['repeat']}")
+    args = parser.parse_args(argv)
+    if args.smoke:  # the smoke sizes replace the defaults; options given still win
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args(argv)
+    return args
 
 
 # --- the generated trace ---------------------------------------------------------------------------
@@ -196,10 +209,14 @@ def bench_trace(client, trace_id, spans, repeat):
 
 def main(argv=None):
     args = parse_args(argv)
+    # SIGTERM (a timeout, say) ends the run through the finally below, which removes the temp dir.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     workdir = Path(tempfile.mkdtemp(prefix="msgtrace-bench-ui-"))
     try:
         os.environ.update(MSGTRACE_DB_PATH=str(workdir / "db.sqlite3"), MSGTRACE_LOG_LEVEL="WARNING",
                           MSGTRACE_SQLITE_SYNCHRONOUS="NORMAL", DJANGO_SETTINGS_MODULE="msgtrace_server.settings")  # fmt: skip
+        # django.test.Client asks for the host "testserver", which msgtrace does not serve by default.
+        os.environ["MSGTRACE_ALLOWED_HOSTS"] = "testserver"
         os.environ.pop("DATABASE_URL", None)
         import django
 
@@ -223,6 +240,8 @@ def main(argv=None):
             data = (CORPUS / "msgtrace-sdk" / name).read_bytes()
             store(otlp.decode(data, otlp.PROTOBUF, settings.MSGTRACE_MAX_ATTRIBUTE_BYTES))
         print(f"seeded {args.spans + 1201:,} spans in {time.perf_counter() - started:.1f} s ({workdir})")
+        if args.smoke:
+            print("(--smoke: every page once on a small trace; the times measure nothing)")
 
         from traces.models import Trace
 

@@ -1,0 +1,98 @@
+"""Each benchmark script still runs: its --smoke mode goes through every phase on tiny sizes, in
+seconds, and prints the figures a full run prints. The figures themselves are not judged here.
+
+ingest.py, query.py and trace_page.py measure SQLite databases of their own whatever DATABASE_URL
+says, so they run in the SQLite pass only; otlp_load.py sends to a server on the suite's database.
+"""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests import helpers as h
+from tests.servers import ROOT
+
+pytestmark = pytest.mark.bench
+BENCH = ROOT / "bench"
+own_sqlite = pytest.mark.skipif(h.using_postgres(),
+                                reason="it measures SQLite databases of its own: the SQLite pass runs it")
+
+
+def smoke(script, *args, timeout=60):
+    """Runs bench/<script> --smoke from outside the repository; its output, once it exited 0. A run
+    that outlives `timeout` gets SIGTERM, on which each script stops its servers and removes its files."""
+    process = subprocess.Popen([sys.executable, str(BENCH / script), "--smoke", *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=ROOT.parent)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        out, err = process.communicate(timeout=60)
+        pytest.fail(f"{script} --smoke still ran after {timeout} s\n{out[-3000:]}\n{err[-3000:]}")
+    assert process.returncode == 0, f"exit {process.returncode}\n{out[-3000:]}\n{err[-3000:]}"
+    return out, err
+
+
+def figure(output, label):
+    """The figures of the report line that starts with `label`."""
+    match = re.search(rf"^ *{re.escape(label)} +(.+)$", output, re.M)
+    assert match, f"no line {label!r} in:\n{output}"
+    return " ".join(match.group(1).split())
+
+
+@own_sqlite
+def test_ingest_stores_every_span_it_sends_and_reports_every_figure():
+    out, err = smoke("ingest.py")
+
+    assert "msgtrace ingest: 300 spans, protobuf, 100 spans/request (3 requests" in out
+    assert figure(out, "spans sent / stored") == "300 / 300 rejected 0, LOST 0"
+    assert figure(out, "HTTP status") == "200: 3 3 of 3 requests sent"
+    assert re.fullmatch(r"\d+\.\d\d target >= 0\.5", figure(out, "ratio msgtrace / ceiling"))
+    for label in ("msgtrace stored spans/s", "ceiling spans/s", "decode-only spans/s", "insert-only spans/s",
+                  "msgtrace decode spans/s", "latency ms p50/p95/p99", "server peak RSS MB",
+                  "CPU s server / client", "CPU ms/1k spans msgtrace"):
+        assert re.match(r"[\d,.]+", figure(out, label)), label
+    assert "WARNING" not in out and "requests failed" not in err
+
+
+@own_sqlite
+def test_query_measures_every_query_at_both_sizes_with_its_plan():
+    out, _ = smoke("query.py")
+
+    assert "store 100: 100 traces, 1,000 spans" in out
+    assert "store 200: 200 traces, 2,000 spans" in out
+    assert re.search(r"^query +100 median ms \(p95\) +200 median ms \(p95\) +ratio +min", out, re.M)
+    for row in ("list: API", "list: API include_total=false", "list: page", "list: count", "workflow: API",
+                "duration: API", "compound q: API", "detail: API", "detail: query", "stats 24h: API",
+                "stats 24h: query", "attribute q: API", "model: API", "attribute q, no match: page"):
+        assert re.search(rf"^{re.escape(row)} +[\d.,]+ \([\d.,]+\) +[\d.,]+ \([\d.,]+\) +[\d.]+x ", out, re.M), row
+    assert "\nQuery plans at 200 (sqlite):\n" in out and "\nWhy:\n" in out
+    assert "total time" in out
+
+
+@own_sqlite
+def test_trace_page_renders_every_page_of_both_traces_in_a_few_queries():
+    out, _ = smoke("trace_page.py")
+
+    assert "seeded 1,401 spans" in out
+    assert "\n200-span trace 5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a\n" in out
+    lines = re.findall(r"^  (\S.*?) +[\d.]+ ms median +[\d.]+ ms max +[\d.]+ KiB +(\d+) rows \( *(\d+) closed\) +(\d+) "
+                       r"queries$", out, re.M)
+    assert [name for name, *_ in lines] == [
+        "detail page (timeline)", "tree view (page)", "tree tab (HTMX fragment)", "span panel (HTMX fragment)",
+        "detail page (timeline)", "tree view (page)", "tree tab (HTMX fragment)", "closed subtree (fragment)",
+        "span panel (HTMX fragment)",
+    ]
+    assert [int(rows) for _, rows, _, _ in lines[:3]] == [200, 200, 200]  # every span of the small trace drawn
+    assert all(int(queries) <= 4 for *_, queries in lines)
+
+
+def test_the_load_generator_builds_and_sends_every_span(server):
+    out, err = smoke("otlp_load.py", "--url", f"{server.url}/v1/traces")
+
+    assert "built 4 requests / 200 spans" in err
+    assert re.search(r"^200 spans accepted in [\d.]+s -> [\d.]+ spans/s, [\d.]+ req/s \| batch=50 conc=2 fmt=protobuf "
+                     r"\| latency ms p50=[\d.]+ p95=[\d.]+ p99=[\d.]+ max=[\d.]+ \| errors=0 ", out, re.M), out
+    assert server.scalar("SELECT COUNT(*) FROM traces_span") == 200
