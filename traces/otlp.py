@@ -16,6 +16,7 @@ import json
 import math
 import re
 import zlib
+from typing import NamedTuple
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 from google.rpc import status_pb2
@@ -84,6 +85,26 @@ class SpanRecord:
     def __init__(self, **fields):
         for key, value in fields.items():
             setattr(self, key, value)
+
+
+class EventRecord(NamedTuple):
+    """A span event as decoded, in the order the client sent it."""
+
+    time_ns: int
+    name: str
+    attributes: dict
+    dropped_attributes_count: int
+
+
+class LinkRecord(NamedTuple):
+    """A span's link to another span (hex ids), in the order the client sent it."""
+
+    trace_id: str
+    span_id: str
+    trace_state: str
+    flags: int
+    attributes: dict
+    dropped_attributes_count: int
 
 
 class ResourceRecord:
@@ -324,7 +345,7 @@ def _span_record(
     parent_span_id = _check_ids(trace_id, span_id, parent_span_id)
     _check_times(start_ns, end_ns)
     for event in events:
-        if not 0 <= event[0] <= MAX_INT64:
+        if not 0 <= event.time_ns <= MAX_INT64:
             raise InvalidSpan("an event's time_unix_nano must be below 2**63 nanoseconds")
     name = _clip(name, limit)
     ignored = []
@@ -402,7 +423,7 @@ def decode_protobuf(body, limit):
                             _pb_attributes(span.attributes, limit),
                             (span.dropped_attributes_count, span.dropped_events_count, span.dropped_links_count),
                             [
-                                (
+                                EventRecord(
                                     event.time_unix_nano,
                                     _clip(event.name, limit),
                                     _pb_attributes(event.attributes, limit),
@@ -425,7 +446,7 @@ def _pb_link(link, limit):
     trace_id, span_id = link.trace_id.hex(), link.span_id.hex()
     if len(trace_id) != 32 or len(span_id) != 16:
         raise InvalidSpan("a link's trace_id must be 16 bytes and its span_id 8 bytes")
-    return (
+    return LinkRecord(
         trace_id,
         span_id,
         _clip(link.trace_state, limit),
@@ -599,7 +620,7 @@ def _json_span(span, resource, scope, limit):
         if not isinstance(event, dict):
             raise InvalidSpan("an event must be an object")
         events.append(
-            (
+            EventRecord(
                 _json_int(_get(event, "timeUnixNano", "time_unix_nano", 0), "timeUnixNano"),
                 _json_str(_get(event, "name", "name", ""), "event name", limit),
                 _json_attributes(_get(event, "attributes", "attributes", []), limit),
@@ -615,7 +636,7 @@ def _json_span(span, resource, scope, limit):
         if len(trace_id) != 32 or len(span_id) != 16:
             raise InvalidSpan("a link's trace_id must be 16 bytes and its span_id 8 bytes")
         links.append(
-            (
+            LinkRecord(
                 trace_id,
                 span_id,
                 _json_str(_get(link, "traceState", "trace_state", ""), "a link's traceState", limit),

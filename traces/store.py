@@ -12,6 +12,8 @@ Guarantees, whatever order and however often spans arrive:
 """
 
 import json
+import threading
+from collections import OrderedDict
 from datetime import datetime, timezone
 
 from django.db import DataError, IntegrityError, OperationalError, connection, transaction
@@ -22,10 +24,54 @@ from traces.timeframe import datetime_from_ns
 MAX_INT64 = 2**63 - 1
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 
-# fingerprint -> primary key of resources and scopes that are known to be committed.
-_resource_ids = {}
-_scope_ids = {}
 
+class IdCache:
+    """fingerprint -> primary key of resources (or scopes) known to be committed, the least recently
+    used forgotten beyond `capacity`: a client that sends a new resource with every request must not
+    grow a worker's memory for ever. Shared by a worker's threads, hence the lock."""
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self._ids = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self):
+        return len(self._ids)
+
+    def __contains__(self, fingerprint):
+        return fingerprint in self._ids
+
+    def known(self, fingerprints):
+        """{fingerprint: pk} of those cached, each now the most recently used."""
+        found = {}
+        with self._lock:
+            for fingerprint in fingerprints:
+                pk = self._ids.get(fingerprint)
+                if pk is not None:
+                    self._ids.move_to_end(fingerprint)
+                    found[fingerprint] = pk
+        return found
+
+    def update(self, ids):
+        with self._lock:
+            for fingerprint, pk in ids.items():
+                self._ids[fingerprint] = pk
+                self._ids.move_to_end(fingerprint)
+            while len(self._ids) > self.capacity:
+                self._ids.popitem(last=False)
+
+    def clear(self):
+        with self._lock:
+            self._ids.clear()
+
+
+# Far more distinct processes and libraries than a server sees at a time; a few MB each when full.
+CACHE_CAPACITY = 10_000
+_resource_ids = IdCache(CACHE_CAPACITY)
+_scope_ids = IdCache(CACHE_CAPACITY)
+
+# The columns each INSERT, SELECT and UPDATE below names, in the order of its values.
+# tests/traces/test_store.py holds them equal to the models' columns.
 SPAN_COLUMNS = (
     "trace_id", "span_id", "parent_span_id", "name", "kind", "start_ns", "end_ns", "duration_ns",
     "status_code", "status_message", "trace_state", "flags", "attributes", "dropped_attributes_count",
@@ -45,6 +91,19 @@ TRACE_UPDATE = (
     "end_ns", "duration_ms", "span_count", "error_count", "input_tokens", "output_tokens", "total_tokens",
     "total_cost", "models_used", "user_id", "session_id", "status", "updated_at",
 )  # fmt: skip
+RESOURCE_COLUMNS = ("fingerprint", "attributes", "dropped_attributes_count", "schema_url")
+SCOPE_COLUMNS = ("fingerprint", "name", "version", "attributes", "dropped_attributes_count", "schema_url")
+EVENT_COLUMNS = ("span_id", "position", "time_ns", "name", "attributes", "dropped_attributes_count")
+LINK_COLUMNS = (
+    "span_id",
+    "position",
+    "linked_trace_id",
+    "linked_span_id",
+    "trace_state",
+    "flags",
+    "attributes",
+    "dropped_attributes_count",
+)
 
 
 class StoreResult:
@@ -69,16 +128,23 @@ def store(batch):
     encoded = {id(span): _dumps(span.attributes) for spans in spans_by_trace.values() for span in spans.values()}
     repeated_in_request = len(batch.spans) - unique
     try:
-        result = _store_once(spans_by_trace, encoded)
-    except IntegrityError:
-        # A cached resource or scope id can go stale when rows are removed by hand: forget them all.
-        _resource_ids.clear()
-        _scope_ids.clear()
-        result = _store_each_trace(batch, spans_by_trace, encoded)
-    except (DataError, OverflowError):
+        result = _store_retrying(spans_by_trace, encoded)
+    except (DataError, IntegrityError, OverflowError):
         result = _store_each_trace(batch, spans_by_trace, encoded)
     result.duplicates += repeated_in_request
     return result
+
+
+def _store_retrying(spans_by_trace, encoded):
+    try:
+        return _store_once(spans_by_trace, encoded)
+    except IntegrityError:
+        # A cached resource or scope id goes stale when retention (or a hand) removes its row: the
+        # spans' foreign keys fail at commit. Forget every cached id and store the same spans again,
+        # inserting the rows anew; only a second refusal is a value the database cannot hold.
+        _resource_ids.clear()
+        _scope_ids.clear()
+        return _store_once(spans_by_trace, encoded)
 
 
 def _store_each_trace(batch, spans_by_trace, encoded):
@@ -87,7 +153,7 @@ def _store_each_trace(batch, spans_by_trace, encoded):
     result = StoreResult()
     for trace_id, spans in spans_by_trace.items():
         try:
-            one = _store_once({trace_id: spans}, encoded)
+            one = _store_retrying({trace_id: spans}, encoded)
         except (DataError, IntegrityError, OverflowError) as exc:
             reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             batch.reject(f"the database refused a value of trace {trace_id}: {reason}", len(spans))
@@ -147,18 +213,18 @@ def _ensure(cursor, sql, table, cache, created, spans_by_trace, attr):
         for span in spans.values():
             record = getattr(span, attr)
             records.setdefault(record.fingerprint, record)
-    ids = {fp: cache[fp] for fp in records if fp in cache}
+    ids = cache.known(records)
     missing = [fp for fp in records if fp not in ids]
     if not missing:
         return ids
     if attr == "resource":
-        columns = ("fingerprint", "attributes", "dropped_attributes_count", "schema_url")
+        columns = RESOURCE_COLUMNS
         rows = [
             (fp, _dumps(r.attributes), r.dropped_attributes_count, r.schema_url)
             for fp, r in ((fp, records[fp]) for fp in missing)
         ]
     else:
-        columns = ("fingerprint", "name", "version", "attributes", "dropped_attributes_count", "schema_url")
+        columns = SCOPE_COLUMNS
         rows = [
             (fp, r.name, r.version, _dumps(r.attributes), r.dropped_attributes_count, r.schema_url)
             for fp, r in ((fp, records[fp]) for fp in missing)
@@ -311,19 +377,24 @@ def _insert_events_and_links(cursor, sql, needs_id):
     events, links = [], []
     for pk, span in needs_id:
         row_id = ids[pk, span.span_id]
-        for position, (time_ns, name, attributes, dropped) in enumerate(span.events):
-            events.append((row_id, position, time_ns, name, _dumps(attributes), dropped))
-        for position, (trace_id, span_id, trace_state, flags, attributes, dropped) in enumerate(span.links):
-            links.append((row_id, position, trace_id, span_id, trace_state, flags, _dumps(attributes), dropped))
-    for table, columns, rows in (
-        ("traces_spanevent", ("span_id", "position", "time_ns", "name", "attributes", "dropped_attributes_count"), events),
-        (
-            "traces_spanlink",
-            ("span_id", "position", "linked_trace_id", "linked_span_id", "trace_state", "flags", "attributes",
-             "dropped_attributes_count"),
-            links,
-        ),
-    ):  # fmt: skip
+        for position, event in enumerate(span.events):
+            events.append(
+                (row_id, position, event.time_ns, event.name, _dumps(event.attributes), event.dropped_attributes_count)
+            )
+        for position, link in enumerate(span.links):
+            links.append(
+                (
+                    row_id,
+                    position,
+                    link.trace_id,
+                    link.span_id,
+                    link.trace_state,
+                    link.flags,
+                    _dumps(link.attributes),
+                    link.dropped_attributes_count,
+                )
+            )
+    for table, columns, rows in (("traces_spanevent", EVENT_COLUMNS, events), ("traces_spanlink", LINK_COLUMNS, links)):
         placeholder = sql.values(columns, ("attributes",))
         for chunk in sql.chunks(rows, len(columns)):
             cursor.execute(
