@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from tests import helpers as h
 from tests.helpers import NOW_MS, tid
-from traces.models import Span, SpanEvent, Trace
+from traces.models import Resource, Scope, Span, SpanEvent, Trace
 
 pytestmark = pytest.mark.django_db
 
@@ -122,15 +122,24 @@ def test_prune_dry_run_counts_and_prune_deletes_by_start_time(store):
     assert out.strip() == "would delete 1 trace older than 30d"
     assert Trace.objects.count() == 3
     out, _ = run("prune", "--older-than", "1h")
-    assert out.strip() == "deleted 2 traces older than 1h"
+    assert out.strip() == "deleted 2 traces older than 1h, and 1 resource and 0 scopes no span uses any more"
     assert list(Trace.objects.values_list("trace_id", flat=True)) == [tid(3)]
     assert Span.objects.count() == 1 and SpanEvent.objects.count() == 0
+    # The service of the deleted traces goes with them; the scope all three shared stays for trace 3.
+    assert [r.attributes["service.name"] for r in Resource.objects.all()] == ["web"]
+    assert list(Scope.objects.values_list("name", flat=True)) == ["tests"]
 
 
 def test_prune_can_also_cap_the_number_of_traces(store):
     out, _ = run("prune", "--older-than", "90d", "--keep-at-most", "1")
-    assert out.strip() == "deleted 2 traces older than 90d"
+    assert out.strip() == "deleted 2 traces older than 90d, and 1 resource and 0 scopes no span uses any more"
     assert list(Trace.objects.values_list("trace_id", flat=True)) == [tid(3)]
+
+
+def test_prune_says_nothing_of_resources_when_none_became_unused(store):
+    out, _ = run("prune", "--older-than", "30d")
+    assert out.strip() == "deleted 1 trace older than 30d"
+    assert Resource.objects.count() == 2
 
 
 def test_demo_fills_an_empty_store_with_varied_agent_traces():

@@ -3,11 +3,14 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from traces.management.commands._common import parse_age
-from traces.retention import prune
+from traces.retention import prune, remove_unused
 
 
 class Command(BaseCommand):
-    help = "Delete traces that started before an age (units m, h, d), in batches."
+    help = (
+        "Delete traces that started before an age (units m, h, d), then the resources and scopes no span "
+        "uses any more, in batches."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--older-than", required=True, help="age such as 30d, 12h or 90m")
@@ -21,4 +24,12 @@ class Command(BaseCommand):
         progress = None if dry_run else (lambda done: self.stderr.write(f"  {done} traces deleted so far"))
         count = prune(older_than=age, keep_at_most=keep_at_most, dry_run=dry_run, progress=progress)
         verb = "would delete" if dry_run else "deleted"
-        self.stdout.write(f"{verb} {count} trace{'s' if count != 1 else ''} older than {older_than}")
+        summary = f"{verb} {count} trace{'s' if count != 1 else ''} older than {older_than}"
+        if not dry_run:
+            resources, scopes = remove_unused()
+            if resources or scopes:
+                summary += (
+                    f", and {resources} resource{'s' if resources != 1 else ''} and {scopes}"
+                    f" scope{'s' if scopes != 1 else ''} no span uses any more"
+                )
+        self.stdout.write(summary)
