@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 import tomllib
 import urllib.request
 from contextlib import contextmanager
@@ -167,7 +168,8 @@ def test_installed_msgtrace_server_serves_and_stores_a_trace(tmp_path):
     data_dir = home / ".local" / "share" / "msgtrace"
 
     with own_database(tmp_path) as db_env:
-        env = clean_env(HOME=str(home), **db_env)
+        # With retention on, gunicorn's master starts `msgtrace-server retention`'s process beside the workers.
+        env = clean_env(HOME=str(home), MSGTRACE_RETENTION_DAYS="30", **db_env)
         port = servers.free_port()
         log_path = tmp_path / "server.log"
         with open(log_path, "wb") as log:
@@ -178,10 +180,10 @@ def test_installed_msgtrace_server_serves_and_stores_a_trace(tmp_path):
         try:
             servers.wait_for_port(port, process, timeout=90)
             base = f"http://127.0.0.1:{port}"
-            request = urllib.request.Request(
-                base + "/v1/traces", data=h.body(h.span(trace=42, name="installed agent run"), service="pip-svc"),
-                method="POST", headers={"Content-Type": h.PROTOBUF},
-            )  # fmt: skip
+            a_minute_ago_ms = int(time.time() * 1000) - h.T0 // h.MS - 60_000  # well within retention
+            span = h.span(trace=42, name="installed agent run", start_ms=a_minute_ago_ms)
+            request = urllib.request.Request(base + "/v1/traces", data=h.body(span, service="pip-svc"), method="POST",
+                                             headers={"Content-Type": h.PROTOBUF})  # fmt: skip
             assert urllib.request.urlopen(request, timeout=10).status == 200
             trace_id = h.trace_id(42).hex()
 
@@ -197,6 +199,11 @@ def test_installed_msgtrace_server_serves_and_stores_a_trace(tmp_path):
             assert stylesheets, "the page links its stylesheets"
             status, content_type, css = get(base + stylesheets[0])
             assert status == 200 and content_type.startswith("text/css") and len(css) > 100
+
+            deadline = time.monotonic() + 15
+            while "retention: removing" not in log_path.read_text() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert "retention: removing traces older than 30 days" in log_path.read_text()
         except BaseException:
             print(log_path.read_text(errors="replace"))
             raise
