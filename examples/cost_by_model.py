@@ -19,7 +19,7 @@ def main():
         stats = json.load(response)
     print(f"{'model':<28} {'calls':>7} {'input':>10} {'output':>10} {'total':>10} {'cost':>12}")
     for row in stats["by_model"]:
-        print(f"{row['model']:<28} {row['calls']:>7} {row['input_tokens']:>10,} {row['output_tokens']:>10,} "
+        print(f"{row['model'] or '(no model)':<28} {row['calls']:>7} {row['input_tokens']:>10,} {row['output_tokens']:>10,} "
               f"{row['total_tokens']:>10,} {row['cost']:>12.6f}")
     print(f"{'all traces (' + args.window + ')':<28} {stats['total_traces']:>7} {stats['input_tokens']:>10,} "
           f"{stats['output_tokens']:>10,} {stats['total_tokens']:>10,} {stats['total_cost']:>12.6f}")
