@@ -146,18 +146,15 @@ def using_postgres():
 
 # --- five traces at known times --------------------------------------------------------------
 
-# Now, as milliseconds after T0: traces placed relative to it fall inside the windows of the pages.
-NOW_MS = int(datetime.now(timezone.utc).timestamp() * 1000) - T0 // MS
-
-
 def tid(n):
     """The hex trace id of trace `n`, as pages, the API and commands show it."""
     return f"{n:032x}"
 
 
 def ago(minutes):
-    """Milliseconds after T0 for `minutes` before now."""
-    return NOW_MS - minutes * 60_000
+    """Milliseconds after T0 for `minutes` before now. Now is read at each call, not once at import: a
+    test that runs minutes after collection still places "10 minutes ago" inside a 15-minute window."""
+    return int(datetime.now(timezone.utc).timestamp() * 1000) - T0 // MS - minutes * 60_000
 
 
 def post_five_traces(client):

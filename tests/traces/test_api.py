@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests import helpers as h
-from tests.helpers import NOW_MS, ago, tid
+from tests.helpers import ago, tid
 from traces.models import Span, SpanEvent, SpanLink, Trace
 
 pytestmark = pytest.mark.django_db
@@ -91,7 +91,7 @@ def test_cursor_pages_cover_every_trace_once(client, five_traces, sort):
 
 def test_pages_stay_stable_while_new_traces_arrive(client, five_traces):
     first = client.get("/api/v1/traces?limit=2").json()
-    h.post(client, h.body(h.span(trace=6, span=600, name="newer", start_ms=NOW_MS)))
+    h.post(client, h.body(h.span(trace=6, span=600, name="newer", start_ms=ago(0))))
     h.post(client, h.body(h.span(trace=7, span=700, name="older", start_ms=ago(60 * 24 * 10))))
 
     second = client.get(f"/api/v1/traces?limit=2&cursor={first['next_cursor']}").json()

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests import helpers as h
-from tests.helpers import NOW_MS, tid
+from tests.helpers import ago, tid
 from traces.models import Resource, Scope, Span, SpanEvent, Trace
 
 pytestmark = pytest.mark.django_db
@@ -22,13 +22,13 @@ def run(*args):
 @pytest.fixture
 def store(client):
     """Trace 1: 40 days old, ok. Trace 2: 2 hours old, an error in a child. Trace 3: 10 minutes old."""
-    h.post(client, h.body(h.span(trace=1, span=1, name="old flow", start_ms=NOW_MS - 40 * 86_400_000),
+    h.post(client, h.body(h.span(trace=1, span=1, name="old flow", start_ms=ago(40 * 24 * 60)),
                           service="api"))  # fmt: skip
-    h.post(client, h.body(h.span(trace=2, span=1, name="support flow", start_ms=NOW_MS - 7_200_000, duration_ms=900),
-                          h.span(trace=2, span=2, parent=1, name="lookup", start_ms=NOW_MS - 7_199_000,
+    h.post(client, h.body(h.span(trace=2, span=1, name="support flow", start_ms=ago(120), duration_ms=900),
+                          h.span(trace=2, span=2, parent=1, name="lookup", start_ms=ago(120) + 1000,
                                  error="timeout", events=[{"name": "exception"}]),
                           service="api"))  # fmt: skip
-    h.post(client, h.body(h.span(trace=3, span=1, name="research flow", start_ms=NOW_MS - 600_000,
+    h.post(client, h.body(h.span(trace=3, span=1, name="research flow", start_ms=ago(10),
                                  attributes={"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 10}),
                           service="web"))  # fmt: skip
     return client

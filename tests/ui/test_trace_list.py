@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from tests import helpers as h
-from tests.helpers import NOW_MS, ago, tid
+from tests.helpers import ago, tid
 from traces.models import Span, SpanEvent, Trace
 from ui.views import traces as list_view
 
@@ -73,7 +73,7 @@ def test_start_times_are_moments_the_browser_renders(client, five_traces):
 
 
 def test_a_trace_whose_root_has_not_arrived_says_so(client):
-    h.post(client, h.body(h.span(trace=9, span=2, parent=1, name="child first", start_ms=NOW_MS)))
+    h.post(client, h.body(h.span(trace=9, span=2, parent=1, name="child first", start_ms=ago(0))))
     assert "root pending" in row(client.get("/traces"), 9)
 
 
@@ -238,7 +238,7 @@ def test_pages_keep_the_filters_and_the_sort(client, five_traces, pages_of_two):
 
 def test_pages_stay_put_while_new_traces_arrive(client, five_traces, pages_of_two):
     first = client.get("/traces")
-    h.post(client, h.body(h.span(trace=6, span=600, name="newest", start_ms=NOW_MS)))
+    h.post(client, h.body(h.span(trace=6, span=600, name="newest", start_ms=ago(0))))
     assert listed(client.get(link(first, "Next"))) == [3, 2]
 
 
@@ -291,15 +291,15 @@ def test_the_notice_counts_traces_newer_than_the_newest_shown(client, five_trace
     assert parse_qs(urlsplit(url).query)["service"] == ["api"]
     assert "new trace" not in client.get(url, **HTMX).text
 
-    h.post(client, h.body(h.span(trace=6, span=600, name="newer", start_ms=NOW_MS), service="api"))
-    h.post(client, h.body(h.span(trace=7, span=700, name="other service", start_ms=NOW_MS), service="web"))
+    h.post(client, h.body(h.span(trace=6, span=600, name="newer", start_ms=ago(0)), service="api"))
+    h.post(client, h.body(h.span(trace=7, span=700, name="other service", start_ms=ago(0)), service="web"))
     h.post(client, h.body(h.span(trace=8, span=800, name="late but old", start_ms=ago(120)), service="api"))
     notice = client.get(url, **HTMX)
     assert "1 new trace — show" in notice.text
     assert 'href="/traces?service=api" hx-get="/traces?service=api" hx-target="#results"' in notice.text
     assert "<html" not in notice.text and notice.text.lstrip().startswith('<div id="new-traces"')
 
-    h.post(client, h.body(h.span(trace=9, span=900, name="newest", start_ms=NOW_MS + 5), service="api"))
+    h.post(client, h.body(h.span(trace=9, span=900, name="newest", start_ms=ago(0) + 5), service="api"))
     assert "2 new traces — show" in client.get(url, **HTMX).text
 
 
