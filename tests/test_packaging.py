@@ -59,7 +59,7 @@ def test_import_msgtrace_sdk_from_the_repository_root_finds_msgtrace_sdk():
     result = subprocess.run(
         [sys.executable, "-c", "import msgtrace.sdk; print(msgtrace.sdk.__file__)"],
         cwd=ROOT, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+    )
     module_file = Path(result.stdout.strip())
     assert module_file.is_relative_to(sysconfig.get_paths()["purelib"]), module_file
     assert module_file.parts[-3:] == ("msgtrace", "sdk", "__init__.py")
@@ -80,7 +80,7 @@ def settings_of(python, names, cwd, env):
 def clean_env(**extra):
     """The environment without anything that points msgtrace at a database, data or a key of its own."""
     drop = ("DATABASE_URL", "MSGTRACE_DB_PATH", "MSGTRACE_STATIC_ROOT", "SECRET_KEY", "XDG_DATA_HOME",
-            "DJANGO_SETTINGS_MODULE", "PYTHONPATH", "VIRTUAL_ENV")  # fmt: skip
+            "DJANGO_SETTINGS_MODULE", "PYTHONPATH", "VIRTUAL_ENV")
     return {k: v for k, v in os.environ.items() if k not in drop} | extra
 
 
@@ -88,7 +88,7 @@ def test_a_checkout_keeps_its_database_and_static_files_beside_the_code(tmp_path
     # DATABASE_URL and SECRET_KEY only keep settings from touching the checkout's database and key.
     env = clean_env(HOME=str(tmp_path), DATABASE_URL=f"sqlite:///{tmp_path}/unused.sqlite3", SECRET_KEY="tests")
     values = settings_of(sys.executable, ["MSGTRACE_INSTALLED", "MSGTRACE_DB_PATH", "STATIC_ROOT", "TEMPLATES"],
-                         cwd=ROOT, env=env)  # fmt: skip
+                         cwd=ROOT, env=env)
     assert values["MSGTRACE_INSTALLED"] == "False"
     assert values["MSGTRACE_DB_PATH"] == str(ROOT / "msgtrace.sqlite3")
     assert values["STATIC_ROOT"] == str(ROOT / "staticfiles")
@@ -111,7 +111,7 @@ def wheelhouse():
             [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "-w", str(partial),
              "-r", str(ROOT / "requirements.txt"), *build_requires],
             check=True,
-        )  # fmt: skip
+        )
         try:
             partial.rename(folder)
         except OSError:  # another run finished first
@@ -126,12 +126,12 @@ def build_wheel(tmp_path, wheels):
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
         ".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", "build", "dist", "*.egg-info",
         "staticfiles", "*.sqlite3*", "secret.key", "node_modules",
-    ))  # fmt: skip
+    ))
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps", "--no-index",
          "--find-links", str(wheels), "-w", str(tmp_path / "dist"), str(source)],
         check=True,
-    )  # fmt: skip
+    )
     (wheel,) = (tmp_path / "dist").glob("msgtrace_server-0.2.0-*.whl")
     return wheel
 
@@ -161,7 +161,7 @@ def test_installed_msgtrace_server_serves_and_stores_a_trace(tmp_path):
         [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
          "--no-index", "--find-links", str(wheels), str(wheel)],
         check=True,
-    )  # fmt: skip
+    )
     home, work = tmp_path / "home", tmp_path / "work"
     home.mkdir()
     work.mkdir()
@@ -176,14 +176,18 @@ def test_installed_msgtrace_server_serves_and_stores_a_trace(tmp_path):
             process = subprocess.Popen(
                 [str(venv / "bin" / "msgtrace-server"), "start", "--port", str(port), "--workers", "1"],
                 cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+            )
         try:
             servers.wait_for_port(port, process, timeout=90)
             base = f"http://127.0.0.1:{port}"
             a_minute_ago_ms = int(time.time() * 1000) - h.T0 // h.MS - 60_000  # well within retention
-            span = h.span(trace=42, name="installed agent run", start_ms=a_minute_ago_ms)
-            request = urllib.request.Request(base + "/v1/traces", data=h.body(span, service="pip-svc"), method="POST",
-                                             headers={"Content-Type": h.PROTOBUF})  # fmt: skip
+            exported = h.span(trace=42, name="installed agent run", start_ms=a_minute_ago_ms)
+            request = urllib.request.Request(
+                base + "/v1/traces",
+                data=h.body(exported, service="pip-svc"),
+                method="POST",
+                headers={"Content-Type": h.PROTOBUF},
+            )
             assert urllib.request.urlopen(request, timeout=10).status == 200
             trace_id = h.trace_id(42).hex()
 
@@ -220,7 +224,7 @@ def test_installed_msgtrace_server_serves_and_stores_a_trace(tmp_path):
         assert list(venv.rglob("*.sqlite3")) == []
 
         listing = subprocess.run([str(venv / "bin" / "msgtrace-server"), "traces", "list"], cwd=work, env=env,
-                                 capture_output=True, text=True, check=True)  # fmt: skip
+                                 capture_output=True, text=True, check=True)
         assert trace_id in listing.stdout and "installed agent run" in listing.stdout
         assert listing.stdout.splitlines()[-1] == "1 trace"
 
@@ -228,7 +232,7 @@ def test_installed_msgtrace_server_serves_and_stores_a_trace(tmp_path):
     python = venv / "bin" / "python"
     xdg = tmp_path / "xdg"
     values = settings_of(python, ["MSGTRACE_INSTALLED", "MSGTRACE_DB_PATH", "STATIC_ROOT", "BASE_DIR"], cwd=work,
-                         env=clean_env(HOME=str(home), XDG_DATA_HOME=str(xdg)))  # fmt: skip
+                         env=clean_env(HOME=str(home), XDG_DATA_HOME=str(xdg)))
     site_packages = Path(values["BASE_DIR"]).parent
     assert values["MSGTRACE_INSTALLED"] == "True" and site_packages.is_relative_to(venv)
     assert values["MSGTRACE_DB_PATH"] == str(xdg / "msgtrace" / "msgtrace.sqlite3"), "XDG_DATA_HOME wins over HOME"
