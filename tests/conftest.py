@@ -1,6 +1,9 @@
 import pytest
 
-from tests import helpers, servers
+# Before anything imports it: tests/test_nginx.py uses the browser helpers too.
+pytest.register_assert_rewrite("tests.ui.browser.support")
+
+from tests import helpers, servers  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,7 @@ bin/test installs it.
 
 import pytest
 
-pytest.register_assert_rewrite("tests.ui.browser.support")
-
-from tests.ui.browser.support import (  # noqa: E402
+from tests.ui.browser.support import (
     CHROMIUM, DEMO_TRACES, collect_static, require_chromium, serve, server_log,
 )  # fmt: skip
 
