@@ -32,20 +32,37 @@ def _retention_configured():
     return any(int(os.environ.get(name) or 0) for name in ("MSGTRACE_RETENTION_DAYS", "MSGTRACE_RETENTION_MAX_TRACES"))
 
 
+def _grpc_host(server):
+    """OTLP/gRPC listens on the host gunicorn binds (`manage.py start --host`), else MSGTRACE_HOST."""
+    for address in server.cfg.bind:
+        if not address.startswith(("unix:", "fd://")):
+            return address.rsplit(":", 1)[0].strip("[]")
+    return os.environ.get("MSGTRACE_HOST", "127.0.0.1")
+
+
 def when_ready(server):
-    """Retention runs once per server, in a process of its own beside the workers: a thread in the
-    master would be copied, mid-query, into every worker the master forks."""
+    """Retention and OTLP/gRPC run once per server, each in a process of its own beside the workers:
+    a thread in the master would be copied, mid-query, into every worker the master forks."""
+    # From a checkout's root (this file lies in its deploy/); installed, this file lies in the
+    # msgtrace_server package, which then imports from any folder.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cwd = root if os.path.isfile(os.path.join(root, "manage.py")) else None
     if _retention_configured():
-        # From a checkout's root (this file lies in its deploy/); installed, this file lies in the
-        # msgtrace_server package, which then imports from any folder.
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        cwd = root if os.path.isfile(os.path.join(root, "manage.py")) else None
         server.retention = subprocess.Popen([sys.executable, "-m", "msgtrace_server", "retention"], cwd=cwd)
         server.log.info("retention: pruning old traces in process %s", server.retention.pid)
+    grpc_port = int(os.environ.get("MSGTRACE_GRPC_PORT", "").strip() or 4317)  # 0: off
+    if grpc_port:
+        # --parent: a master killed outright (SIGKILL, the OOM killer) must not leave the port held.
+        server.otlp_grpc = subprocess.Popen(
+            [sys.executable, "-m", "msgtrace_server", "otlp_grpc", "--host", _grpc_host(server),
+             "--port", str(grpc_port), "--parent", str(os.getpid())], cwd=cwd,
+        )  # fmt: skip
+        server.log.info("otlp grpc: serving port %s in process %s", grpc_port, server.otlp_grpc.pid)
 
 
 def on_exit(server):
-    retention = getattr(server, "retention", None)
-    if retention is not None:
-        retention.terminate()
-        retention.wait(timeout=10)
+    for name in ("retention", "otlp_grpc"):
+        process = getattr(server, name, None)
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=15)

@@ -56,6 +56,7 @@ MSGTRACE_DATA_DIR = _data_dir()
 MSGTRACE_DB_PATH = Path(env_str("MSGTRACE_DB_PATH", str(MSGTRACE_DATA_DIR / "msgtrace.sqlite3")))
 MSGTRACE_HOST = env_str("MSGTRACE_HOST", "127.0.0.1")
 MSGTRACE_PORT = env_int("MSGTRACE_PORT", 4321)
+MSGTRACE_GRPC_PORT = env_int("MSGTRACE_GRPC_PORT", 4317)  # OTLP/gRPC, on MSGTRACE_HOST too; 0: off
 # OTLP request bodies, compressed and decompressed, may not exceed this.
 MSGTRACE_MAX_BODY_BYTES = env_int("MSGTRACE_MAX_BODY_BYTES", 32 * 1024 * 1024)
 MSGTRACE_BODY_TIMEOUT_SECONDS = env_int("MSGTRACE_BODY_TIMEOUT_SECONDS", 30)  # whole body, or 408

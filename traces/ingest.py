@@ -35,20 +35,43 @@ def _error(encoding, status, message, **headers):
     return _answer(encoding, status, otlp.status_body(encoding, status, message), **headers)
 
 
-def _presented_key(request):
-    authorization = request.headers.get("Authorization", "")
+def presented_key(authorization, api_key):
+    """The ingest key of an `Authorization: Bearer <key>` or else an `x-api-key: <key>` header."""
+    authorization = authorization or ""
     if authorization[:7].lower() == "bearer ":
         return authorization[7:].strip()
-    return request.headers.get("X-Api-Key", "").strip()
+    return (api_key or "").strip()
 
 
-def _authorized(request):
+def accepts_key(presented):
     keys = settings.MSGTRACE_INGEST_KEYS
     if not keys:
         return True
-    presented = _presented_key(request).encode()
+    presented = presented.encode()
     # compare_digest against every key, so timing does not tell which prefix matched
     return any([hmac.compare_digest(presented, key.encode()) for key in keys])
+
+
+def _authorized(request):
+    return accepts_key(presented_key(request.headers.get("Authorization"), request.headers.get("X-Api-Key")))
+
+
+class Export:
+    """Decodes and stores one export request's body: the part OTLP/HTTP and OTLP/gRPC share.
+    `batch` and `stored` keep how far it got, for the log line, even when `run` raises."""
+
+    def __init__(self):
+        self.batch, self.stored = None, None
+
+    def run(self, body, encoding, content_encoding=None):
+        """Raises otlp.TooLarge, otlp.UnsupportedEncoding, otlp.BadRequest or DatabaseError; once it
+        returns, the spans are committed and `batch.rejected` says how many were refused."""
+        limit = settings.MSGTRACE_MAX_BODY_BYTES
+        with _one_batch_at_a_time:
+            body = otlp.decompress(body, content_encoding, limit)
+            self.batch = otlp.decode(body, encoding, settings.MSGTRACE_MAX_ATTRIBUTE_BYTES)
+            self.stored = store(self.batch)
+        return self.batch
 
 
 @csrf_exempt
@@ -79,10 +102,11 @@ def export_traces(request):
             size = len(body)
             if size > limit:
                 raise otlp.TooLarge(f"the body is over the limit of {limit} bytes")
-            with _one_batch_at_a_time:
-                body = otlp.decompress(body, request.headers.get("Content-Encoding"), limit)
-                batch = otlp.decode(body, encoding, settings.MSGTRACE_MAX_ATTRIBUTE_BYTES)
-                stored = store(batch)
+            export = Export()
+            try:
+                export.run(body, encoding, request.headers.get("Content-Encoding"))
+            finally:
+                batch, stored = export.batch, export.stored
             response = _answer(encoding, 200, otlp.export_response(encoding, batch.rejected, batch.error_message))
     except otlp.TooLarge as exc:
         response = _error(reply, 413, f"{exc} (MSGTRACE_MAX_BODY_BYTES)")

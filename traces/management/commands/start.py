@@ -1,5 +1,6 @@
 """`manage.py start`: msgtrace in production shape. Applies migrations, collects static files when
-they are missing or stale, then replaces this process with gunicorn (never the development server)."""
+they are missing or stale, then replaces this process with gunicorn (never the development server),
+whose master starts the OTLP/gRPC server beside the workers (MSGTRACE_GRPC_PORT)."""
 
 import os
 import subprocess
@@ -31,10 +32,14 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.MSGTRACE_PORT, help="port (MSGTRACE_PORT)")
         parser.add_argument("--workers", type=int, default=settings.MSGTRACE_WORKERS,
                             help="gunicorn worker processes (MSGTRACE_WORKERS)")  # fmt: skip
+        parser.add_argument("--grpc-port", type=int, default=settings.MSGTRACE_GRPC_PORT,
+                            help="OTLP/gRPC port, 0 for none (MSGTRACE_GRPC_PORT)")  # fmt: skip
 
-    def handle(self, host, port, workers, **options):
+    def handle(self, host, port, workers, grpc_port, **options):
         if not 0 < port < 65536:
             raise CommandError(f"--port must be between 1 and 65535, not {port}")
+        if not 0 <= grpc_port < 65536:
+            raise CommandError(f"--grpc-port must be between 1 and 65535, or 0 for none, not {grpc_port}")
         if workers < 1:
             raise CommandError(f"--workers must be at least 1, not {workers}")
         call_command("migrate", interactive=False, verbosity=0)
@@ -45,7 +50,12 @@ class Command(BaseCommand):
                            cwd=None if settings.MSGTRACE_INSTALLED else settings.BASE_DIR, check=True)  # fmt: skip
         bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.stdout.write(f"msgtrace serving on http://{bind} with {workers} workers (gunicorn)")
+        if grpc_port:
+            grpc_bind = f"[{host}]:{grpc_port}" if ":" in host else f"{host}:{grpc_port}"
+            self.stdout.write(f"msgtrace serving OTLP/gRPC on {grpc_bind}")
         self.stdout.flush()
+        # gunicorn's master starts the OTLP/gRPC process (deploy/gunicorn.conf.py, when_ready).
+        os.environ["MSGTRACE_GRPC_PORT"] = str(grpc_port)
         argv = [sys.executable, "-m", "gunicorn", "msgtrace_server.wsgi", "--config", str(GUNICORN_CONFIG),
                 "--bind", bind, "--workers", str(workers)]  # fmt: skip
         os.execv(sys.executable, argv)
