@@ -36,16 +36,26 @@ def test_pyproject_pins_the_same_dependencies_as_requirements_txt():
     assert sorted(PYPROJECT["project"]["dependencies"]) == sorted(requirements)
 
 
-def test_the_wheel_holds_every_python_package_of_the_checkout():
-    packages = PYPROJECT["tool"]["setuptools"]["packages"]
-    found = sorted(
-        ".".join(init.parent.relative_to(ROOT).parts)
-        for app in ("msgtrace_server", "traces", "ui")
-        for init in (ROOT / app).rglob("__init__.py")
-    )
-    assert [name for name in found if name not in packages] == []
+def test_the_wheel_holds_every_package_and_data_file_of_the_checkout():
+    """pyproject.toml lists its packages (three are folders mapped into msgtrace_server): a new app, or a
+    data file in one, must be listed there too, or the installed server misses it."""
+    setuptools = PYPROJECT["tool"]["setuptools"]
+    apps = sorted(folder for folder in ROOT.iterdir() if (folder / "__init__.py").is_file() and folder.name != "tests")
+    found = sorted(".".join(init.parent.relative_to(ROOT).parts) for app in apps for init in app.rglob("__init__.py"))
+    assert [name for name in found if name not in setuptools["packages"]] == []
+
+    def folder(package):
+        return ROOT / setuptools["package-dir"].get(package, package.replace(".", "/"))
+
+    packaged = {
+        path for package, patterns in setuptools["package-data"].items() for pattern in patterns
+        for path in folder(package).glob(pattern)
+    }
+    data_files = [path for app in apps for path in app.rglob("*")
+                  if path.is_file() and path.suffix not in (".py", ".pyc")]
+    assert [str(path.relative_to(ROOT)) for path in data_files if path not in packaged] == []
     # templates/, static/ and deploy/ stay where they are in the checkout; the wheel maps them into the package.
-    assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {
+    assert setuptools["package-dir"] == {
         "msgtrace_server.templates": "templates",
         "msgtrace_server.static": "static",
         "msgtrace_server.deploy": "deploy",
