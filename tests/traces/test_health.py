@@ -16,61 +16,58 @@ from tests import servers
 from traces.models import Scope, Span
 
 
-def test_health_is_503_with_the_reason_when_the_database_cannot_be_reached(tmp_path):
+@contextmanager
+def server_without_its_database():
+    """msgtrace under gunicorn whose PostgreSQL does not answer: nothing listens on port 9 of the
+    loopback, so every connection is refused. Yields the server's base URL."""
     port = servers.free_port()
     env = {k: v for k, v in os.environ.items() if k != "MSGTRACE_DB_PATH"}
-    # Nothing listens on port 9 of the loopback: every connection is refused.
     env.update(DATABASE_URL="postgres://postgres@127.0.0.1:9/msgtrace", SECRET_KEY="tests")
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "msgtrace_server.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
          "--no-control-socket"],
         cwd=servers.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     try:
         servers.wait_for_port(port, process)
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=30)
-            raise AssertionError("expected 503")
-        except urllib.error.HTTPError as exc:
-            status, body = exc.code, json.load(exc)
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def get_error(url):
+    """(status, Retry-After, body) of a request that must fail."""
+    try:
+        urllib.request.urlopen(url, timeout=30)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Retry-After"), exc.read().decode()
+    raise AssertionError(f"{url} answered 2xx")
+
+
+def test_health_is_503_with_the_reason_when_the_database_cannot_be_reached():
+    with server_without_its_database() as url:
+        status, _, text = get_error(url + "/health")
+    body = json.loads(text)
 
     assert status == 503
     assert body["status"] == "unavailable"
     assert body["database"]["vendor"] == "postgresql" and body["database"]["ok"] is False
     assert body["database"]["read"] == {"ok": False, "reason": "unreachable"}
     assert body["database"]["write"] == {"ok": False, "reason": "unreachable"}
-    assert "127.0.0.1" not in json.dumps(body)  # the driver's message stays in the server's log
+    assert "127.0.0.1" not in text  # the driver's message stays in the server's log
 
 
-def test_pages_and_the_api_answer_503_not_500_while_the_database_is_unreachable(tmp_path):
-    port = servers.free_port()
-    env = {k: v for k, v in os.environ.items() if k != "MSGTRACE_DB_PATH"}
-    env.update(DATABASE_URL="postgres://postgres@127.0.0.1:9/msgtrace", SECRET_KEY="tests")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "msgtrace_server.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "--no-control-socket"],
-        cwd=servers.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    answers = {}
-    try:
-        servers.wait_for_port(port, process)
-        for path in ("/", "/traces", "/api/v1/traces", "/api/v1/stats"):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30)
-            except urllib.error.HTTPError as exc:
-                answers[path] = (exc.code, exc.headers.get("Retry-After"), exc.read().decode())
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+def test_pages_and_the_api_answer_503_not_500_while_the_database_is_unreachable():
+    paths = ("/", "/traces", "/api/v1/traces", "/api/v1/stats")
+    with server_without_its_database() as url:
+        answers = {path: get_error(url + path) for path in paths}
 
-    assert {path: answer[:2] for path, answer in answers.items()} == {
-        path: (503, "5") for path in ("/", "/traces", "/api/v1/traces", "/api/v1/stats")
-    }
+    assert {path: answer[:2] for path, answer in answers.items()} == {path: (503, "5") for path in paths}
     assert "The trace store is unavailable" in answers["/"][2] and "(unreachable)" in answers["/"][2]
-    assert json.loads(answers["/api/v1/traces"][2]) == {"detail": "the trace store is unavailable (unreachable); retry later"}
+    assert json.loads(answers["/api/v1/traces"][2]) == {
+        "detail": "the trace store is unavailable (unreachable); retry later"
+    }
     assert "127.0.0.1" not in answers["/"][2]
 
 
