@@ -1,4 +1,4 @@
-# msgtrace: docker build -t msgtrace . && docker run -p 4321:4321 -v msgtrace-data:/data msgtrace
+# msgtrace: docker build -t msgtrace . && docker run -p 4321:4321 -p 4317:4317 -v msgtrace-data:/data msgtrace
 # PYTHON_IMAGE lets a build substitute a local or mirrored base image.
 ARG PYTHON_IMAGE=python:3.12-slim
 
@@ -13,6 +13,7 @@ ENV PATH=/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     MSGTRACE_HOST=0.0.0.0 \
     MSGTRACE_PORT=4321 \
+    MSGTRACE_GRPC_PORT=4317 \
     MSGTRACE_DB_PATH=/data/msgtrace.sqlite3 \
     MSGTRACE_STATIC_ROOT=/app/staticfiles
 RUN useradd --system --uid 10001 --no-create-home --home-dir /app msgtrace \
@@ -24,7 +25,8 @@ COPY . .
 RUN SECRET_KEY=collectstatic python manage.py collectstatic --noinput -v0
 USER msgtrace
 VOLUME ["/data"]
-EXPOSE 4321
+# the web UI, REST API and OTLP/HTTP; OTLP/gRPC
+EXPOSE 4321 4317
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('MSGTRACE_PORT', '4321'), timeout=4)"
 CMD ["python", "manage.py", "start"]

@@ -2,6 +2,7 @@
 very server, spelled with the address the browser reached it at."""
 
 from django.conf import settings
+from django.http.request import split_domain_port
 
 
 def first_run(request):
@@ -13,24 +14,33 @@ def first_run(request):
         "MSGTRACE_OTLP_ENDPOINT": base + "api/v1/traces/export",
         "MSGTRACE_SERVICE_NAME": "my-agent",
     }
-    otel = {
-        "OTEL_EXPORTER_OTLP_ENDPOINT": base.rstrip("/"),
-        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-        "OTEL_SERVICE_NAME": "my-agent",
-    }
+    otel, otel_note = _otel(request, base)
     if keyed:
-        otel["OTEL_EXPORTER_OTLP_HEADERS"] = "Authorization=Bearer <your ingest key>"
+        otel["OTEL_EXPORTER_OTLP_HEADERS"] = "authorization=Bearer <your ingest key>"
     return {
         "base_url": base,
         "keyed": keyed,
         "snippets": [
             _snippet("msgflux or msgtrace-sdk", msgtrace, "Set them before the program starts: msgflux and "
                      "msgtrace-sdk read them once, when they are first imported, not while it runs."),
-            _snippet("Any OpenTelemetry SDK", otel, "OTLP over HTTP with protobuf: the SDKs default to gRPC, "
-                     "which msgtrace does not serve."),
+            _snippet("Any OpenTelemetry SDK", otel, otel_note),
         ],
         "curl": _curl(base, keyed),
     }
+
+
+def _otel(request, base):
+    """The SDKs' default, OTLP/gRPC on MSGTRACE_GRPC_PORT of the host the browser reached; OTLP/HTTP
+    when gRPC is off."""
+    if not settings.MSGTRACE_GRPC_PORT:
+        variables = {"OTEL_EXPORTER_OTLP_ENDPOINT": base.rstrip("/"), "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}
+        return variables | {"OTEL_SERVICE_NAME": "my-agent"}, (
+            "OTLP over HTTP with protobuf: this server's OTLP/gRPC port is turned off (MSGTRACE_GRPC_PORT=0).")
+    host, _ = split_domain_port(request.get_host())
+    variables = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{host}:{settings.MSGTRACE_GRPC_PORT}",
+                 "OTEL_SERVICE_NAME": "my-agent"}  # fmt: skip
+    return variables, (f"OTLP over gRPC, the SDKs' default. OTLP/HTTP works too: OTEL_EXPORTER_OTLP_ENDPOINT="
+                       f"{base.rstrip('/')} with OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf.")
 
 
 def _snippet(title, variables, note):

@@ -42,9 +42,10 @@ def test_an_empty_store_shows_how_to_send_the_first_trace_here(client):
     assert ('data-copy="export MSGTRACE_TELEMETRY_ENABLED=true\n'
             "export MSGTRACE_OTLP_ENDPOINT=http://testserver/api/v1/traces/export\n"
             'export MSGTRACE_SERVICE_NAME=my-agent"') in page  # fmt: skip
-    assert ('data-copy="export OTEL_EXPORTER_OTLP_ENDPOINT=http://testserver\n'
-            "export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\n"
+    assert ('data-copy="export OTEL_EXPORTER_OTLP_ENDPOINT=http://testserver:4317\n'
             'export OTEL_SERVICE_NAME=my-agent"') in page  # fmt: skip
+    assert ("OTLP over gRPC, the SDKs' default. OTLP/HTTP works too: OTEL_EXPORTER_OTLP_ENDPOINT=http://testserver "
+            "with OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf.") in page  # fmt: skip
     assert "before the program starts" in page
     assert "curl -X POST http://testserver/v1/traces -H 'Content-Type: application/json'" in page
     assert 'class="stat-value"' not in page  # no figures yet
@@ -55,14 +56,25 @@ def test_the_instructions_use_the_address_the_browser_reached(client, settings):
     page = html.unescape(client.get("/", HTTP_HOST="traces.example.com:8080").text)
 
     assert "MSGTRACE_OTLP_ENDPOINT=http://traces.example.com:8080/api/v1/traces/export" in page
-    assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://traces.example.com:8080\n" in page
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://traces.example.com:4317\n" in page
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://traces.example.com:8080 with" in page
+
+
+def test_with_grpc_off_the_sdk_instructions_use_otlp_http(client, settings):
+    settings.MSGTRACE_GRPC_PORT = 0
+    page = html.unescape(client.get("/").text)
+
+    assert ('data-copy="export OTEL_EXPORTER_OTLP_ENDPOINT=http://testserver\n'
+            "export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\n"
+            'export OTEL_SERVICE_NAME=my-agent"') in page  # fmt: skip
+    assert "4317" not in page
 
 
 def test_with_ingest_keys_the_instructions_say_how_to_send_one(client, settings):
     settings.MSGTRACE_INGEST_KEYS = ["secret"]
     page = html.unescape(client.get("/").text)
 
-    assert "OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer <your ingest key>" in page
+    assert "OTEL_EXPORTER_OTLP_HEADERS=authorization=Bearer <your ingest key>" in page
     assert "secret" not in page
 
 
