@@ -3,6 +3,7 @@
 from ninja import NinjaAPI
 from ninja.errors import ValidationError
 
+from ingest_health.api import router as ingest_health_router
 from traces.api import InvalidParameter
 from traces.api import router as traces_router
 from traces.pagination import InvalidCursor
@@ -14,6 +15,7 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 api.add_router("/", traces_router)
+api.add_router("/", ingest_health_router)
 
 
 def _query_error_types():

@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import re
+import threading
 import zlib
 from typing import NamedTuple
 
@@ -42,6 +43,9 @@ _ZERO_TRACE_ID = "0" * 32
 _ZERO_SPAN_ID = "0" * 16
 _HEX = re.compile(r"^[0-9a-fA-F]*$")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# Values truncated while the current thread decodes a request (Batch.truncated, for ingest health):
+# counted only on the truncating branch, so the common path pays nothing.
+_truncations = threading.local()
 
 
 class BadRequest(Exception):
@@ -139,6 +143,8 @@ class Batch:
         self.rejected = 0
         self.reasons = {}
         self.ignored = {}
+        self.resource = None  # the request's first resource, which names its client in ingest health
+        self.truncated = 0
 
     def add(self, span):
         self.spans.append(span)
@@ -227,6 +233,7 @@ def _clip(text, limit):
         encoded = text.encode("utf-8", "surrogatepass")
         if len(encoded) > limit:
             kept = encoded[:limit].decode("utf-8", "ignore")
+            _truncations.count = getattr(_truncations, "count", 0) + 1
             return f"{kept}…[truncated by msgtrace: {len(encoded):,} bytes, the first {limit:,} kept]"
     return text
 
@@ -242,6 +249,7 @@ def _double(number):
 
 def _bytes(data, limit):
     if len(data) > limit:
+        _truncations.count = getattr(_truncations, "count", 0) + 1
         return {"$bytes": base64.b64encode(data[:limit]).decode("ascii"), "$truncated_from": len(data)}
     return {"$bytes": base64.b64encode(data).decode("ascii")}
 
@@ -370,7 +378,7 @@ def _span_record(
         resource=resource,
         scope=scope,
         service_name=resource.service_name,
-        normalized=semconv.normalize(attributes, name, ignored),
+        normalized=semconv.normalize(attributes, name, ignored, start_ns),
         ignored=ignored,
     )
 
@@ -395,6 +403,7 @@ def decode_protobuf(body, limit):
             pb_resource.dropped_attributes_count,
             resource_spans.schema_url,
         )
+        batch.resource = batch.resource or resource
         for scope_spans in resource_spans.scope_spans:
             pb_scope = scope_spans.scope
             scope = ScopeRecord(
@@ -729,6 +738,7 @@ def decode_json(body, limit):
             _json_count(json_resource, "resource"),
             _json_schema_url(resource_spans),
         )
+        batch.resource = batch.resource or resource
         for scope_spans in _json_list(resource_spans, "scopeSpans", "scope_spans", "scopeSpans"):
             if not isinstance(scope_spans, dict):
                 raise BadRequest("each scopeSpans entry must be an object")
@@ -769,9 +779,10 @@ def _json_schema_url(obj):
 
 def decode(body, encoding, limit):
     """Bytes of an ExportTraceServiceRequest -> Batch. Raises BadRequest when nothing can be read."""
-    if encoding == PROTOBUF:
-        return decode_protobuf(body, limit)
-    return decode_json(body, limit)
+    _truncations.count = 0
+    batch = decode_protobuf(body, limit) if encoding == PROTOBUF else decode_json(body, limit)
+    batch.truncated = _truncations.count
+    return batch
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db.models import Q
 
+from ingest_health import models as ingest_counters
 from traces.models import Resource, Scope, Trace
 
 log = logging.getLogger("msgtrace.retention")
@@ -87,6 +88,13 @@ def _delete_unused(model, batch_size):
         time.sleep(PAUSE_SECONDS)
 
 
+def trim_ingest_counters(now=None):
+    """Ingest-health counters go with the traces they counted (MSGTRACE_RETENTION_DAYS), and after
+    COUNTER_DAYS when traces are kept for ever."""
+    days = settings.MSGTRACE_RETENTION_DAYS or ingest_counters.COUNTER_DAYS
+    return ingest_counters.trim((now or datetime.now(timezone.utc)) - timedelta(days=days))
+
+
 def configured():
     days = settings.MSGTRACE_RETENTION_DAYS
     return {
@@ -109,6 +117,7 @@ def run_forever(interval_seconds=None):
             resources, scopes = remove_unused()
             if resources or scopes:
                 log.info("retention removed %d resources and %d scopes no span uses", resources, scopes)
+            trim_ingest_counters()
         except Exception:  # a failed round must not stop the next one
             log.exception("retention round failed")
         finally:

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class IngestHealthConfig(AppConfig):
+    name = "ingest_health"
+    verbose_name = "Ingest health"
