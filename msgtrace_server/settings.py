@@ -153,6 +153,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "template_partials",
     "ui",
+    "ingest_health",
 ]
 
 MIDDLEWARE = [
