@@ -10,6 +10,7 @@ from django.db import DatabaseError, OperationalError
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from ingest_health import record as ingest_health
 from traces import health, otlp, request_body
 from traces.store import store
 
@@ -126,6 +127,7 @@ def export_traces(request):
         response = _error(reply, 503, f"the trace store cannot take writes right now ({health.reason(exc)}); "
                           "retry later", Retry_After=str(RETRY_AFTER_SECONDS))  # fmt: skip
     _log(request, response, batch, stored, size, started)
+    ingest_health.record_http(request, response, batch, stored)
     return response
 
 
