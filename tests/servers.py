@@ -98,41 +98,27 @@ AS_SHIPPED = ("--config", str(ROOT / "deploy" / "gunicorn.conf.py"))
 def gunicorn(tmp_path, workers=2, extra_env=None, args=()):
     """A migrated database and gunicorn serving msgtrace on a free loopback port; `args` go to
     gunicorn after the others (AS_SHIPPED: the worker model of deploy/gunicorn.conf.py)."""
-    with database(tmp_path) as (db_env, database_url):
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MSGTRACE_DB_PATH")}
-        env.update(db_env)
-        env.update(extra_env or {})
-        env.setdefault("SECRET_KEY", "tests")
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-        port = free_port()
-        log_path = tmp_path / f"gunicorn-{port}.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "msgtrace_server.wsgi", "--workers", str(workers),
-                 "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--no-control-socket", *args],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-            try:
-                wait_for_port(port, process)
-                server = Server(f"http://127.0.0.1:{port}", env, database_url)
-                server.log_path = log_path
-                server.process = process
-                yield server
-            finally:
-                if process.poll() is not None:
-                    return
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+    with _served(tmp_path, "gunicorn", extra_env, lambda port: [
+        sys.executable, "-m", "gunicorn", "msgtrace_server.wsgi", "--workers", str(workers),
+        "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--no-control-socket", *args,
+    ]) as server:  # fmt: skip
+        yield server
 
 
 @contextmanager
 def runserver(tmp_path, extra_env=None):
     """A migrated database and `manage.py runserver` (Django's development server, with msgtrace's
     request handler) on a free loopback port."""
+    with _served(tmp_path, "runserver", extra_env, lambda port: [
+        sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks",
+    ]) as server:  # fmt: skip
+        yield server
+
+
+@contextmanager
+def _served(tmp_path, name, extra_env, command):
+    """A migrated database of its own and `command(port)` serving it on a free loopback port, its output
+    in tmp_path/<name>-<port>.log; stopped (SIGTERM, then SIGKILL after 20 s) at the end."""
     with database(tmp_path) as (db_env, database_url):
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MSGTRACE_DB_PATH")}
         env.update(db_env)
@@ -140,12 +126,10 @@ def runserver(tmp_path, extra_env=None):
         env.setdefault("SECRET_KEY", "tests")
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
         port = free_port()
-        log_path = tmp_path / f"runserver-{port}.log"
+        log_path = tmp_path / f"{name}-{port}.log"
         with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+            process = subprocess.Popen(command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)  # fmt: skip
             try:
                 wait_for_port(port, process)
                 server = Server(f"http://127.0.0.1:{port}", env, database_url)
@@ -153,12 +137,13 @@ def runserver(tmp_path, extra_env=None):
                 server.process = process
                 yield server
             finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                if process.poll() is None:
+                    process.terminate()
+                    try:
+                        process.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                        process.wait()
 
 
 def chunked(payload, size):
