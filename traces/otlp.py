@@ -378,7 +378,7 @@ def _span_record(
         resource=resource,
         scope=scope,
         service_name=resource.service_name,
-        normalized=semconv.normalize(attributes, name, ignored, start_ns),
+        normalized=semconv.normalize(attributes, name, ignored),
         ignored=ignored,
     )
 
