@@ -2,7 +2,7 @@
 ingest path keeps current after every request, so that lists and dashboards never scan spans."""
 
 from django.db import models, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 
 from traces.timeframe import ns_from_datetime
 
@@ -161,15 +161,36 @@ class TraceQuerySet(models.QuerySet):
                     Trace.objects.using(self.db).filter(pk__in=chunk).order_by("trace_id").select_for_update()
                     .values_list("pk", flat=True)
                 )  # fmt: skip
+                runs = set(chunk) | set(
+                    Trace.objects.filter(pk__in=chunk, run_root_id__isnull=False).values_list("run_root_id", flat=True)
+                )  # fmt: skip
                 spans = Span.objects.filter(trace_id__in=chunk)
                 SpanEvent.objects.filter(span__in=spans.values("pk"))._raw_delete(self.db)
                 SpanLink.objects.filter(span__in=spans.values("pk"))._raw_delete(self.db)
                 spans._raw_delete(self.db)
                 deleted += Trace.objects.filter(pk__in=chunk)._raw_delete(self.db)
+                # The other traces of a run that lost a trace stand alone again, until ingest regroups them.
+                Trace.objects.filter(run_root_id__in=runs).update(
+                    run_parent_id=None, run_link=RunLink.NONE, run_root_id=F("pk"), run_trace_count=1,
+                    run_span_count=None, run_error_count=None, run_total_tokens=None, run_total_cost=None,
+                )  # fmt: skip
         return deleted
 
     def started_before(self, moment):
         return self.filter(started_at__lt=moment)
+
+    def runs(self):
+        """One row per run: the traces not stitched into another (traces.runs)."""
+        return self.exclude(run_link=RunLink.STITCHED)
+
+    def run_members(self, trace):
+        """The traces of `trace`'s run, the outermost first, then in start order."""
+        root = trace.run_root_id or trace.pk
+        if root == trace.pk and trace.run_trace_count <= 1 and trace.run_link != RunLink.STITCHED:
+            return [trace]  # alone: no query
+        members = list(self.filter(Q(run_root_id=root) | Q(pk=root)).order_by("start_ns", "id"))
+        members.sort(key=lambda member: member.pk != root)
+        return members
 
     def with_trace_id(self, trace_id):
         """The trace with this id (any case), or None; an id that cannot be a trace id never reaches
@@ -289,6 +310,19 @@ class Trace(models.Model):
     session_id = models.CharField(max_length=256, blank=True, default="")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OK)
     updated_at = models.DateTimeField()
+    # Runs (traces.runs): traces of one process that nest in time, grouped without rewriting them.
+    # Plain ids rather than foreign keys: deleting a trace never cascades through a run.
+    run_resource_id = models.BigIntegerField(null=True)  # the root span's resource, once the root arrived
+    run_class = models.SmallIntegerField(null=True)  # traces.runs.duration_class of the trace
+    run_parent_id = models.BigIntegerField(null=True)  # the tightest enclosing root's trace
+    run_link = models.CharField(max_length=9, blank=True, default="", db_default="")  # RunLink
+    run_root_id = models.BigIntegerField(null=True)  # the run's outermost trace (itself when alone)
+    # The run's totals, on its outermost trace; kept only once a trace was stitched into it.
+    run_trace_count = models.IntegerField(default=1, db_default=1)
+    run_span_count = models.IntegerField(null=True)
+    run_error_count = models.IntegerField(null=True)
+    run_total_tokens = models.BigIntegerField(null=True)
+    run_total_cost = models.FloatField(null=True)
 
     objects = TraceQuerySet.as_manager()
 
@@ -308,6 +342,11 @@ class Trace(models.Model):
             # The traces of one user or one session.
             models.Index(fields=["user_id", "-started_at"], name="trace_user_started"),
             models.Index(fields=["session_id", "-started_at"], name="trace_session_started"),
+            # Runs: a new trace finds the roots that enclose it and the traces it encloses, one start
+            # range per duration class (traces.runs.overlapping).
+            models.Index(fields=["run_resource_id", "run_class", "start_ns"], name="trace_run_window"),
+            # A run's members: its page, its API answer and its totals.
+            models.Index(fields=["run_root_id"], name="trace_run_root"),
         ]
 
     def __str__(self):
@@ -316,6 +355,35 @@ class Trace(models.Model):
     @property
     def is_error(self):
         return self.status == Status.ERROR
+
+    @property
+    def stitched_count(self):
+        """Traces stitched into this trace's run besides itself."""
+        return self.run_trace_count - 1
+
+    @property
+    def run_spans(self):
+        return self.run_span_count if self.run_trace_count > 1 else self.span_count
+
+    @property
+    def run_errors(self):
+        return self.run_error_count if self.run_trace_count > 1 else self.error_count
+
+    @property
+    def run_tokens(self):
+        return self.run_total_tokens if self.run_trace_count > 1 else self.total_tokens
+
+    @property
+    def run_cost(self):
+        return self.run_total_cost if self.run_trace_count > 1 else self.total_cost
+
+
+class RunLink(models.TextChoices):
+    """How a trace relates to the tightest root that encloses it in time (traces.runs)."""
+
+    NONE = "", "none"
+    STITCHED = "stitched", "stitched"
+    AMBIGUOUS = "ambiguous", "ambiguous"
 
 
 class Span(models.Model):

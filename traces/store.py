@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 from django.db import DataError, IntegrityError, OperationalError, connection, transaction
 
+from traces import runs
 from traces.models import counts_as_usage, is_error
 from traces.timeframe import datetime_from_ns
 
@@ -181,6 +182,7 @@ def _store_once(spans_by_trace, encoded):
                 fresh[trace_id] = [span for span_id, span in spans.items() if span_id not in known]
             stored = _insert_spans(cursor, sql, states, fresh, resources, scopes, encoded)
             _update_traces(cursor, sql, states, fresh)
+            runs.stitch(cursor, sql.postgres, states, fresh, resources)
         # Only committed rows may be cached: a rolled-back insert leaves no row behind.
         transaction.on_commit(lambda: (_resource_ids.update(new_resources), _scope_ids.update(new_scopes)))
     duplicates = sum(len(spans) for spans in spans_by_trace.values()) - stored

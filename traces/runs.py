@@ -1,0 +1,271 @@
+"""Runs: traces of one process that belong together, grouped back by their timing.
+
+Some clients start every span as a trace of its own (msgflux through msgtrace-sdk starts spans
+without making them current), so one agent call arrives as a handful of one-span traces. A run puts
+them back together as a grouping over stored traces: spans and trace ids are never rewritten.
+
+The rule (the README's "Runs" section says the same):
+- Only a trace with a root span (no parent span id) takes part. A trace that arrives with a real
+  (remote) parent never has a root, so it is never stitched, nor does it enclose anything.
+- R encloses T when both roots come from the same resource (service.name and every other resource
+  attribute) and T's interval lies within R's; of two traces with the same interval, the one with
+  the smaller trace id encloses the other.
+- The enclosers of T must nest in one another. When two of them cross (two unrelated runs overlap
+  around T), T is marked ambiguous and stays alone.
+- Otherwise T hangs under the tightest encloser P, unless P is a sequential step and T crosses a
+  sibling (a trace whose tightest encloser is also P) that started before T and was itself accepted:
+  the steps of one agent run one after another, so a trace that began while a step was running and
+  outlived it is a concurrent run (two agents under asyncio.gather), marked ambiguous. Fan-out spans
+  (FAN_OUT) have children that overlap one another by design.
+- A run's root is the outermost trace reached by following stitched links.
+
+Every decision is a function of the stored traces around it, never of arrival order, and each
+ingest recomputes every decision its traces can change (those inside the touched traces and inside
+their old and new enclosers): the grouping converges to the same result whatever the order, and a
+retried batch changes nothing. The traces around a window are found with one index range per
+duration class (index trace_run_window), never by scanning the store.
+"""
+
+from django.conf import settings
+
+from traces.models import RunLink
+
+STITCHED, AMBIGUOUS, NONE = RunLink.STITCHED.value, RunLink.AMBIGUOUS.value, RunLink.NONE.value
+
+# msgflux's fan-out functions: their children run concurrently on purpose.
+FAN_OUT = frozenset({
+    "scatter_gather", "ascatter_gather", "bcast_gather", "abcast_gather", "map_gather", "amap_gather",
+    "msg_scatter_gather", "msg_bcast_gather", "aspawn", "spawn", "background_task", "await_for_event",
+    "wait_for_event", "wait_for", "gather",
+})  # fmt: skip
+
+# Duration classes: class k holds traces shorter than 2**k ms (class 0: under 1 ms). A trace longer
+# than 2**MAX_CLASS ms (about 50 days) encloses nothing.
+MAX_CLASS = 32
+# Touched traces closer than this are looked up together.
+WINDOW_GAP_NS = 1_000_000_000
+# A constant of msgtrace's own in the advisory-lock key space, beside the resource id.
+LOCK_SPACE = 0x6D74 << 48
+
+COLUMNS = (
+    "id", "trace_id", "start_ns", "end_ns", "root_span_name", "run_resource_id", "run_class", "run_parent_id",
+    "run_link", "run_root_id", "run_trace_count",
+)  # fmt: skip
+WRITTEN = ("resource", "klass", "parent", "link", "root")
+
+
+def duration_class(duration_ns):
+    return min(MAX_CLASS, (max(0, duration_ns) // 1_000_000).bit_length())
+
+
+def _longest(klass):
+    return (1 << klass) * 1_000_000
+
+
+class Node:
+    __slots__ = ("pk", "trace_id", "s", "e", "name", "resource", "klass", "parent", "link", "root", "count", "was")
+
+    def __init__(self, row):
+        pk, self.trace_id, self.s, self.e, self.name, self.resource, self.klass, self.parent, link, root, count = row
+        self.pk, self.link, self.count = pk, link or NONE, count or 1
+        self.root = root or pk
+        self.was = self.values()
+
+    def values(self):
+        return tuple(getattr(self, field) for field in WRITTEN)
+
+    def key(self):
+        """Outermost first: earlier start, then later end, then the smaller trace id."""
+        return (self.s, -self.e, self.trace_id)
+
+    def encloses(self, other):
+        return other is not self and self.s <= other.s and other.e <= self.e and self.key() < other.key()
+
+
+def stitch(cursor, postgres, states, fresh, resources):
+    """Regroups the runs the batch's traces can change. Called inside ingest's transaction, after the
+    traces' aggregates are updated; `resources` maps resource fingerprints to their ids."""
+    if not settings.MSGTRACE_STITCH_RUNS:
+        return
+    roots = {}
+    for trace_id, spans in fresh.items():
+        state = states[trace_id]
+        if spans and state["has_root"]:
+            root = min((span for span in spans if not span.parent_span_id), key=lambda span: span.start_ns, default=None)
+            roots[state["id"]] = (state, resources[root.resource.fingerprint] if root is not None else None)
+    if not roots:
+        return
+    touched = {}
+    for node in _select(cursor, "id IN (" + ",".join(["%s"] * len(roots)) + ")", list(roots)):
+        state, resource = roots[node.pk]
+        node.resource = node.resource or resource
+        node.s, node.e, node.name = state["start_ns"], state["end_ns"], state["root_span_name"]
+        node.klass = duration_class(node.e - node.s)
+        if node.resource is not None:
+            touched[node.pk] = node
+    by_resource = {}
+    for node in touched.values():
+        by_resource.setdefault(node.resource, []).append(node)
+    changed, refresh = [], set()
+    for resource in sorted(by_resource):
+        if postgres:  # one regrouping per process at a time; SQLite's write lock already serializes
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_SPACE + resource])
+        _regroup(cursor, resource, by_resource[resource], changed, refresh)
+    if changed:
+        cursor.executemany(
+            "UPDATE traces_trace SET run_resource_id=%s, run_class=%s, run_parent_id=%s, run_link=%s, run_root_id=%s "
+            "WHERE id=%s",
+            [(*node.values(), node.pk) for node in changed],
+        )
+    if refresh:
+        ids = sorted(refresh)
+        cursor.execute(
+            "UPDATE traces_trace SET (run_trace_count, run_span_count, run_error_count, run_total_tokens, "
+            "run_total_cost) = (SELECT COUNT(*), SUM(m.span_count), SUM(m.error_count), SUM(m.total_tokens), "
+            "SUM(m.total_cost) FROM traces_trace m WHERE m.run_root_id = traces_trace.id) "
+            f"WHERE id IN ({','.join(['%s'] * len(ids))})",
+            ids,
+        )
+
+
+def _select(cursor, where, params):
+    cursor.execute(f"SELECT {','.join(COLUMNS)} FROM traces_trace WHERE {where}", params)
+    return [Node(row) for row in cursor.fetchall()]
+
+
+def overlapping(cursor, resource, lo, hi):
+    """The traces of `resource` whose interval meets [lo, hi]: per duration class, those starting
+    within reach of the window, so that every part is one range of the trace_run_window index."""
+    part = (
+        f"SELECT {','.join(COLUMNS)} FROM traces_trace WHERE run_resource_id=%s AND run_class=%s "
+        "AND start_ns >= %s AND start_ns <= %s AND end_ns >= %s"
+    )
+    params = []
+    for klass in range(MAX_CLASS + 1):
+        params += [resource, klass, lo - _longest(klass), hi, lo]
+    cursor.execute(" UNION ALL ".join([part] * (MAX_CLASS + 1)), params)
+    return [Node(row) for row in cursor.fetchall()]
+
+
+def _windows(intervals):
+    merged = []
+    for lo, hi in sorted(intervals):
+        if merged and lo <= merged[-1][1] + WINDOW_GAP_NS:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return merged
+
+
+def _regroup(cursor, resource, touched, changed, refresh):
+    nodes, loaded = {}, []
+
+    def load(windows):
+        for lo, hi in windows:
+            if any(a <= lo and hi <= b for a, b in loaded):
+                continue
+            loaded.append((lo, hi))
+            for node in overlapping(cursor, resource, lo, hi):
+                nodes.setdefault(node.pk, node)
+
+    for node in touched:  # this batch's view of them is newer than the stored one
+        nodes[node.pk] = node
+    load(_windows((node.s, node.e) for node in touched))
+    for node in touched:
+        nodes[node.pk] = node
+    group = Grouping(nodes)
+    scopes = {node.pk for node in touched}
+    for node in touched:
+        tightest = group.tightest(node)
+        scopes.update(pk for pk in (node.parent, tightest and tightest.pk) if pk in nodes)
+    load(_windows((nodes[pk].s, nodes[pk].e) for pk in scopes))
+    group = Grouping(nodes)
+    targets = {pk: nodes[pk] for pk in scopes}
+    for scope in [nodes[pk] for pk in scopes]:
+        for node in group.inside(scope):
+            targets[node.pk] = node
+    # A decision weighs every sibling under the tightest encloser: their windows are read whole.
+    parents = {parent.pk: parent for parent in map(group.tightest, targets.values()) if parent is not None}
+    if any(not any(a <= p.s and p.e <= b for a, b in loaded) for p in parents.values()):
+        load(_windows((parent.s, parent.e) for parent in parents.values()))
+        group = Grouping(nodes)
+    for node in targets.values():
+        node.parent, node.link = group.decide(node)
+    for node in targets.values():
+        node.root = group.root_of(node)
+    touched_ids = {node.pk for node in touched}
+    for node in targets.values():
+        if node.values() != node.was or node.pk in touched_ids:
+            changed.append(node)
+        old_root = node.was[WRITTEN.index("root")]
+        if node.root != node.pk or (old_root and old_root != node.pk):
+            refresh.update(pk for pk in (node.root, old_root) if pk)
+        if node.count > 1:
+            refresh.add(node.pk)
+
+
+class Grouping:
+    """The decisions of the rule above over a set of traces of one resource (traces.runs)."""
+
+    def __init__(self, nodes):
+        self.nodes = nodes
+        self.ordered = sorted(nodes.values(), key=Node.key)
+        self._enclosers, self._accepted = {}, {}
+
+    def enclosers(self, node):
+        """Outermost first."""
+        found = self._enclosers.get(node.pk)
+        if found is None:
+            found = []
+            for other in self.ordered:
+                if other.s > node.s:
+                    break
+                if other.encloses(node):
+                    found.append(other)
+            self._enclosers[node.pk] = found
+        return found
+
+    def tightest(self, node):
+        enclosers = self.enclosers(node)
+        return enclosers[-1] if enclosers else None
+
+    def nested(self, node):
+        """Whether the enclosers of `node` nest in one another (no two unrelated runs around it)."""
+        enclosers = self.enclosers(node)
+        return all(outer.encloses(inner) for outer, inner in zip(enclosers, enclosers[1:]))
+
+    def inside(self, scope):
+        return [node for node in self.ordered if scope.encloses(node)]
+
+    def accepted(self, parent):
+        """The children of a sequential `parent` that did not begin inside an earlier sibling's time
+        and outlive it: in start order, each is accepted unless it crosses one accepted before it."""
+        found = self._accepted.get(parent.pk)
+        if found is None:
+            found, kept = set(), []
+            for node in self.inside(parent):
+                if self.tightest(node) is not parent or not self.nested(node):
+                    continue
+                if not any(other.s < node.s < other.e < node.e for other in kept):
+                    kept.append(node)
+                    found.add(node.pk)
+            self._accepted[parent.pk] = found
+        return found
+
+    def decide(self, node):
+        """(the tightest encloser's id or None, its RunLink)."""
+        parent = self.tightest(node)
+        if parent is None:
+            return None, NONE
+        if not self.nested(node):
+            return parent.pk, AMBIGUOUS
+        if parent.name in FAN_OUT or node.pk in self.accepted(parent):
+            return parent.pk, STITCHED
+        return parent.pk, AMBIGUOUS
+
+    def root_of(self, node):
+        seen = set()
+        while node.link == STITCHED and node.parent in self.nodes and node.pk not in seen:
+            seen.add(node.pk)
+            node = self.nodes[node.parent]
+        return node.pk
