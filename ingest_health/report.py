@@ -119,8 +119,14 @@ def unpriced_models(start, now):
 
 
 def stitched_runs(start, now):
-    """{service: runs with at least one stitched trace}, or None while msgtrace does not stitch runs."""
-    return None
+    """{service: runs (started in the window) into which at least one trace was stitched}, or None
+    while traces carry no run (traces.runs)."""
+    if not has_field(Trace, "run_trace_count"):
+        return None
+    traces = Trace.objects.between(start, now)
+    traces = traces.runs() if hasattr(traces, "runs") else traces
+    rows = traces.filter(run_trace_count__gt=1).values("service_name").annotate(runs=Count("id")).order_by()
+    return {row["service_name"]: row["runs"] for row in rows}
 
 
 def _spans(count):
