@@ -16,6 +16,7 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExportResult
 
 from tests import helpers as h
@@ -130,6 +131,21 @@ def test_sdk_grpc_exporter_with_gzip_and_a_batch_processor(started):
     assert results == [(6, SpanExportResult.SUCCESS)]
     assert_checkout_stored(started, sent, service, sdk_resource(provider))
     provider.shutdown()
+
+
+def test_the_readme_environment_alone_configures_the_sdk_for_grpc(started, monkeypatch):
+    """No protocol variable: the SDK's default exporter, endpoint and service name from the environment."""
+    service = a_service()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://{started.target}")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", service)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter()))
+    with provider.get_tracer("readme").start_as_current_span("agent run"):
+        provider.get_tracer("readme").start_span("tool call").end()
+    provider.shutdown()
+
+    assert stored_names(started, service) == ["agent run", "tool call"]
 
 
 def test_sdk_grpc_exporter_spans_are_stored_by_otlp_grpc_alone(tmp_path):
