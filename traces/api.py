@@ -10,10 +10,11 @@ from typing import Literal
 from django.http import StreamingHttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
+from traces import runs
 from traces import stats as trace_stats
 from traces import tree as span_tree
 from traces.export import otlp_json, spreadsheet_safe
-from traces.models import Span, SpanKind, StatusCode, Trace, stored_text
+from traces.models import RunLink, Span, SpanKind, StatusCode, Trace, is_error, stored_text
 from traces.pagination import encode_cursor, page
 from traces.parameters import check_cursor, moment
 from traces.query_limits import QueryTimeout, time_limit
@@ -58,6 +59,8 @@ class TraceSummary(Schema):
     user_id: str
     session_id: str
     status: Literal["ok", "error"]
+
+    run_trace_count: int = Field(description="traces in the run this trace is the outermost of (traces.runs); 1 alone")
 
     @staticmethod
     def resolve_models(trace):
@@ -258,6 +261,39 @@ class TraceTree(Schema):
     roots: list[TreeNode]
 
 
+class RunNode(Schema):
+    trace_id: str
+    span_id: str
+    name: str
+    start_time_unix_nano: int
+    end_time_unix_nano: int
+    duration_ms: float
+    category: str
+    model: str
+    total_tokens: int | None
+    total_cost: float | None
+    status: Literal["ok", "error"]
+    inferred: bool = Field(description="the parent edge was inferred from timing: the trace was stitched under it")
+    orphan: bool = Field(description="the span's parent never arrived")
+    children: list["RunNode"]
+
+
+class RunTotals(Schema):
+    trace_count: int
+    span_count: int
+    error_count: int
+    total_tokens: int
+    total_cost: float
+
+
+class RunOut(Schema):
+    root_trace_id: str
+    trace_ids: list[str] = Field(description="the run's traces: the outermost first, then in start order")
+    ambiguous_trace_ids: list[str] = Field(description="traces inside the run's time marked ambiguous, not stitched")
+    totals: RunTotals
+    roots: list[RunNode]
+
+
 class ModelStats(Schema):
     model: str
     calls: int
@@ -402,10 +438,12 @@ def list_traces(
     cursor: str | None = None,
     offset: int = Query(0, ge=0, le=MAX_OFFSET, description="the first API's paging; prefer cursor"),
     include_total: bool = True,
+    group: Literal["trace", "run"] = Query("trace", description="run: one item per run, its outermost trace"),
 ):
     """Trace summaries, newest first by default. Page with `next_cursor` (stable while traces arrive)
     or, as the first msgtrace API did, with `offset`."""
-    ordered = filters.apply(Trace.objects.all()).sorted_by(sort)
+    traces = Trace.objects.runs() if group == "run" else Trace.objects.all()
+    ordered = filters.apply(traces).sorted_by(sort)
     field = ordered.query.order_by[0].lstrip("-")
     if cursor:
         check_cursor(cursor, Trace, field)
@@ -482,6 +520,40 @@ def get_trace_tree(request, trace_id: str):
     spans = list(trace.spans.in_start_order().defer("attributes").select_related("trace"))
     roots = span_tree.build(spans)
     return {"trace": trace, "roots": [_node(node) for node in roots]}
+
+
+@router.get("/traces/{trace_id}/run", response={200: RunOut, 404: Error})
+def get_trace_run(request, trace_id: str):
+    """The run the trace belongs to (traces.runs): its outermost trace, its traces, and one span tree
+    across them in which a stitched trace's root span hangs under its enclosing trace's root span,
+    with `inferred: true` on that edge."""
+    trace = Trace.objects.with_trace_id(trace_id)
+    if trace is None:
+        return Status(404, {"detail": f"no trace {trace_id}"})
+    members = Trace.objects.run_members(trace)
+    rows, inferred = runs.run_outline(members)
+    hex_ids = {member.pk: member.trace_id for member in members}
+    roots = span_tree.build(rows)
+    root = members[0]
+    ambiguous = Trace.objects.filter(run_parent_id__in=list(hex_ids), run_link=RunLink.AMBIGUOUS)
+    totals = {"trace_count": len(members), "span_count": sum(m.span_count for m in members),
+              "error_count": sum(m.error_count for m in members), "total_tokens": sum(m.total_tokens for m in members),
+              "total_cost": sum(m.total_cost for m in members)}  # fmt: skip
+    return {"root_trace_id": root.trace_id, "trace_ids": [m.trace_id for m in members],
+            "ambiguous_trace_ids": sorted(ambiguous.values_list("trace_id", flat=True)), "totals": totals,
+            "roots": [_run_node(node, hex_ids, inferred) for node in roots]}  # fmt: skip
+
+
+def _run_node(node, hex_ids, inferred):
+    span = node.span
+    return {
+        "trace_id": hex_ids[span.trace_id], "span_id": span.span_id, "name": span.name,
+        "start_time_unix_nano": span.start_ns, "end_time_unix_nano": span.end_ns, "duration_ms": span.duration_ns / 1e6,
+        "category": span.category, "model": span.model, "total_tokens": span.total_tokens,
+        "total_cost": span.total_cost, "status": "error" if is_error(span.status_code) else "ok",
+        "inferred": span.span_id in inferred, "orphan": node.orphan,
+        "children": [_run_node(child, hex_ids, inferred) for child in node.children],
+    }  # fmt: skip
 
 
 def _node(node):

@@ -269,3 +269,31 @@ class Grouping:
             seen.add(node.pk)
             node = self.nodes[node.parent]
         return node.pk
+
+
+def run_outline(members):
+    """The spans of a run's traces as SpanQuerySet.outline() rows (plus `trace_id`, the trace's pk), in
+    start order, where the root span of each stitched trace names its enclosing trace's root span as
+    parent; and the ids of the spans whose parent is so inferred from timing."""
+    from traces.models import OUTLINE_FIELDS, Span
+
+    by_pk = {member.pk: member for member in members}
+    rows = list(
+        Span.objects.filter(trace_id__in=list(by_pk)).in_start_order().values_list(*OUTLINE_FIELDS, "trace_id", named=True)
+    )  # fmt: skip
+    roots = {}
+    for row in rows:
+        if not row.parent_span_id:
+            roots.setdefault(row.trace_id, row)
+    inferred = set()
+    for member in members:
+        root, parent = roots.get(member.pk), roots.get(member.run_parent_id)
+        if member.run_link == STITCHED and root is not None and parent is not None:
+            inferred.add(root.span_id)
+    if inferred:
+        rows = [
+            row._replace(parent_span_id=roots[by_pk[row.trace_id].run_parent_id].span_id)
+            if row.span_id in inferred and not row.parent_span_id else row
+            for row in rows
+        ]  # fmt: skip
+    return rows, inferred

@@ -214,3 +214,57 @@ def test_traces_of_another_process_are_never_stitched(client):
         ("f3154d26 Support Agent", []),
         ("ffb5dbbb Generator", [("67e57cc6 openai.chat", [])]),
     ]
+
+
+def tree_of(nodes):
+    return [(f"{node['trace_id'][:8]} {node['name']}", node["inferred"], tree_of(node["children"])) for node in nodes]
+
+
+def test_the_run_endpoint_answers_the_whole_run_from_any_member(client):
+    send(client, orders(span_requests(CORPUS / "msgflux" / "004.bin"))["shuffled"])
+    member = Trace.objects.get(trace_id__startswith="bb1506a1")  # Get Forecast, three levels down
+    answer = client.get(f"/api/v1/traces/{member.trace_id}/run").json()
+    agent = Trace.objects.get(trace_id__startswith="1fd310bc")
+    assert answer["root_trace_id"] == agent.trace_id
+    assert [trace_id[:8] for trace_id in answer["trace_ids"]] == [
+        "1fd310bc", "5c40f55a", "02aacf8a", "c042407b", "696513af", "bb1506a1", "192ec03e", "a392f105",
+    ]
+    assert tree_of(answer["roots"]) == [("1fd310bc Forecast Agent", False, [
+        ("5c40f55a Generator", True, [("02aacf8a openai.chat", True, [])]),
+        ("c042407b Forecastagent Tool Library", True, [
+            ("696513af scatter_gather", True, [("bb1506a1 Get Forecast", True, [])]),
+        ]),
+        ("192ec03e Generator", True, [("a392f105 openai.chat", True, [])]),
+    ])]
+    totals = answer["totals"]
+    assert totals["trace_count"] == 8 and totals["span_count"] == 8
+    assert totals["total_tokens"] == sum(Trace.objects.values_list("total_tokens", flat=True)) > 0
+    assert answer["ambiguous_trace_ids"] == []
+
+
+def test_the_run_endpoint_names_the_ambiguous_trace_and_leaves_it_out(client):
+    send(client, span_requests(CORPUS / "msgflux" / "006.bin"))
+    order_agent = Trace.objects.get(trace_id__startswith="d283068a")
+    answer = client.get(f"/api/v1/traces/{order_agent.trace_id}/run").json()
+    assert len(answer["trace_ids"]) == 8
+    assert [trace_id[:8] for trace_id in answer["ambiguous_trace_ids"]] == ["711db373"]
+    chit_chat = client.get(f"/api/v1/traces/{answer['ambiguous_trace_ids'][0]}/run").json()
+    assert tree_of(chit_chat["roots"]) == [
+        ("711db373 Chit Chat", False, [("d3831bdf Generator", True, [("0bff8d2b openai.chat", True, [])])]),
+    ]
+
+
+def test_the_list_grouped_by_run_has_one_item_per_run(client):
+    for capture in ("004", "006"):
+        send(client, span_requests(CORPUS / "msgflux" / f"{capture}.bin"))
+    everything = client.get("/api/v1/traces?limit=100").json()
+    assert everything["total"] == 8 + 11
+    runs = client.get("/api/v1/traces?group=run&limit=100").json()
+    assert sorted((item["root_span_name"], item["run_trace_count"]) for item in runs["traces"]) == [
+        ("Chit Chat", 3), ("Forecast Agent", 8), ("Order Agent", 8),
+    ]
+    assert runs["total"] == 3
+
+
+def test_an_unknown_trace_has_no_run(client):
+    assert client.get("/api/v1/traces/" + "ab" * 16 + "/run").status_code == 404
