@@ -124,7 +124,7 @@ def trace_page(client, n):
     page = client.get(f"/traces/{h.tid(n)}").text
     tokens_in, tokens_out = re.search(r"<dt>Tokens in / out</dt><dd>(.*?) <span class=\"muted\">/</span> (.*?)</dd>",
                                       page).groups()  # fmt: skip
-    cost = re.search(r"<dt>Cost</dt><dd>(.*?)</dd>", page).group(1)
+    cost = re.search(r"<dt>Cost</dt><dd>(.*?)(?: <span class=\"muted cost-|</dd>)", page).group(1)
     usage = page[page.index('<section class="panel usage"') :]
     cells = r'<td class="num" data-label="Calls">(\d+)(.*?)</td>\s*' + "".join(
         rf'<td class="num" data-label="{label}">(.*?)</td>\s*' for label in ("Input", "Output", "Total", "Cost")
@@ -195,7 +195,7 @@ def stats_command(query=""):
     out = io.StringIO()
     call_command("stats", "--window", "all", "--query", query, stdout=out)
     summary, *lines = out.getvalue().splitlines()
-    tokens, cost = re.search(r", ([\d,.kM]+) tokens, (\S+)$", summary).groups()
+    tokens, cost = re.search(r", ([\d,.kM]+) tokens, (\S+)(?: \(of which|, \d+ unpriced|$)", summary).groups()
     models = {}
     for line in lines:
         found = re.match(r"  model (.+): (\d+) calls, ([\d,]+) tokens, (\S+)$", line)
@@ -261,3 +261,63 @@ def test_every_surface_agrees_with_every_other(traces):
     assert everywhere["tokens"] == tuple(map(sum, zip(*(page["tokens"] for page in pages.values()))))
     assert everywhere["calls"] == sum(page["calls"] for page in pages.values())
     assert everywhere == approx(api_stats(traces))
+
+
+# --- estimated costs ---------------------------------------------------------------------------------
+
+ESTIMATED = 903
+
+
+def post_estimated_trace(client):
+    """OpenLLMetry model calls that report tokens but no cost (as msgflux's do), one with cached input,
+    beside one that reports its cost and one whose model no price table knows."""
+    t, start = ESTIMATED, h.ago(5)
+    cached = openllmetry(None, "gpt-4o-mini", 3000, 400) | {"gen_ai.usage.cache_read_input_tokens": 1000}
+    h.post(client, h.body(
+        h.span(trace=t, span=1, name="agent", start_ms=start, duration_ms=900, attributes=openllmetry("agent", "gpt-4o", 0, 0)),
+        h.span(trace=t, span=2, parent=1, name="openai.chat", start_ms=start + 10, duration_ms=200,
+               attributes=openllmetry(None, "gpt-4o-2024-08-06", 1200, 300)),
+        h.span(trace=t, span=3, parent=1, name="openai.chat", start_ms=start + 300, duration_ms=200, attributes=cached),
+        h.span(trace=t, span=4, parent=1, name="openai.chat", start_ms=start + 600, duration_ms=100,
+               attributes=openllmetry(None, "gpt-4o-mini", 100, 10, cost=0.01)),
+        h.span(trace=t, span=5, parent=1, name="openai.chat", start_ms=start + 700, duration_ms=100,
+               attributes=openllmetry(None, "fake-plain", 52, 9)),
+        service="estimates",
+    ))  # fmt: skip
+    return start
+
+
+def test_estimated_costs_agree_to_the_cent_on_every_surface(client):
+    from datetime import datetime, timezone
+
+    from genai_prices import Usage, calc_price
+
+    start = post_estimated_trace(client)
+    moment = datetime.fromtimestamp((h.T0 + start * h.MS) / 1e9, timezone.utc)
+    estimated = float(
+        calc_price(Usage(input_tokens=1200, output_tokens=300), "gpt-4o", genai_request_timestamp=moment).total_price
+        + calc_price(Usage(input_tokens=3000, output_tokens=400, cache_read_tokens=1000), "gpt-4o-mini",
+                     genai_request_timestamp=moment).total_price
+    )  # fmt: skip
+    total = estimated + 0.01
+    page = trace_page(client, ESTIMATED)
+    assert page["cost"] == pytest.approx(total, abs=0.005)  # as shown: to the cent
+    assert page["calls"] == 4
+    assert trace_list_row(client, ESTIMATED)["cost"] == pytest.approx(total, abs=0.005)
+    assert api_trace(client, ESTIMATED)["cost"] == pytest.approx(total, abs=1e-9)
+    trace = client.get(f"/api/v1/traces/{h.tid(ESTIMATED)}").json()
+    assert (trace["estimated_cost"], trace["unpriced_spans"]) == (pytest.approx(estimated, abs=1e-9), 1)
+    stats = client.get("/api/v1/stats", {"window": "all"}).json()
+    assert (stats["total_cost"], stats["estimated_cost"], stats["unpriced_spans"]) == (
+        pytest.approx(total, abs=1e-9), pytest.approx(estimated, abs=1e-9), 1)  # fmt: skip
+    assert dashboard(client)["cost"] == pytest.approx(total, abs=0.005)
+    assert stats_command()["cost"] == pytest.approx(total, abs=0.005)
+    # Each surface says how much of the total is estimated, in the same words.
+    from traces.formatting import cost
+
+    share = f"of which {cost(estimated)} estimated"
+    assert share in unescape(client.get(f"/traces/{h.tid(ESTIMATED)}").text)
+    assert share in unescape(client.get("/", {"window": "all"}).text)
+    out = io.StringIO()
+    call_command("stats", "--window", "all", stdout=out)
+    assert f"(of which {cost(estimated)} estimated), 1 unpriced model calls" in out.getvalue()

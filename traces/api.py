@@ -55,6 +55,8 @@ class TraceSummary(Schema):
     output_tokens: int
     total_tokens: int
     total_cost: float
+    estimated_cost: float = Field(description="the part of total_cost that msgtrace estimated from tokens")
+    unpriced_spans: int = Field(description="model calls with tokens but no known price (not in total_cost)")
     models: list[str]
     user_id: str
     session_id: str
@@ -145,6 +147,10 @@ class SpanSummary(Schema):
     output_cost: float | None
     total_cost: float | None
     currency: str
+    cost_source: Literal["", "reported", "estimated", "unpriced"] = Field(
+        description="model calls: reported by the client, estimated from tokens, or unpriced (unknown model)"
+    )
+    price_version: str = Field(description="the price table an estimate came from")
     workflow_name: str
     module_name: str
     module_type: str
@@ -354,6 +360,8 @@ class StatsOut(Schema):
     output_tokens: int
     total_tokens: int
     total_cost: float
+    estimated_cost: float = Field(description="the part of total_cost that msgtrace estimated from tokens")
+    unpriced_spans: int = Field(description="model calls with tokens but no known price")
     by_model: list[ModelStats]
     by_workflow: list[WorkflowStats]
     by_service: list[ServiceStats]

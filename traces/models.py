@@ -305,6 +305,9 @@ class Trace(models.Model):
     output_tokens = models.BigIntegerField(default=0)
     total_tokens = models.BigIntegerField(default=0)
     total_cost = models.FloatField(default=0)
+    # The part of total_cost that msgtrace estimated, and the model calls it could not price (pricing/).
+    estimated_cost = models.FloatField(default=0)
+    unpriced_spans = models.IntegerField(default=0)
     models_used = models.JSONField(default=list)
     user_id = models.CharField(max_length=256, blank=True, default="")
     session_id = models.CharField(max_length=256, blank=True, default="")
@@ -427,6 +430,9 @@ class Span(models.Model):
     agent_name = models.CharField(max_length=256, blank=True, default="")
     user_id = models.CharField(max_length=256, blank=True, default="")
     session_id = models.CharField(max_length=256, blank=True, default="")
+    # Model calls only: "reported", "estimated" (price_version names the table) or "unpriced" (pricing/).
+    cost_source = models.CharField(max_length=16, blank=True, default="")
+    price_version = models.CharField(max_length=64, blank=True, default="")
 
     objects = SpanQuerySet.as_manager()
 

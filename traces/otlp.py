@@ -378,7 +378,7 @@ def _span_record(
         resource=resource,
         scope=scope,
         service_name=resource.service_name,
-        normalized=semconv.normalize(attributes, name, ignored),
+        normalized=semconv.normalize(attributes, name, ignored, start_ns),
         ignored=ignored,
     )
 

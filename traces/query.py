@@ -720,6 +720,7 @@ def _span_failed(failed):
 
 
 CATEGORIES = {value: (lambda value=value: Q(category=value)) for value in Category.values}
+COST_SOURCES = {value: (lambda value=value: Q(cost_source=value)) for value in ("reported", "estimated", "unpriced")}
 
 FIELDS = {
     f.name: f
@@ -741,6 +742,7 @@ FIELDS = {
         Field("model", _any_span(_text("model", "response_model")), _text("model", "response_model")),
         Field("provider", _any_span(_text("provider")), _text("provider")),
         Field("kind", _any_span(_choice(CATEGORIES)), _choice(CATEGORIES)),
+        Field("cost_source", _any_span(_choice(COST_SOURCES)), _choice(COST_SOURCES)),
         Field("tool", _any_span(_text("tool_name")), _text("tool_name")),
         Field("agent", _any_span(_text("agent_name")), _text("agent_name")),
         Field("user", _text("user_id"), _text("user_id")),

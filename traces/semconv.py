@@ -11,6 +11,8 @@ import json
 import math
 import re
 
+from pricing.estimate import price_span
+
 # Normalized field -> attribute keys, highest precedence first.
 FIELD_KEYS = {
     "model": ("gen_ai.request.model", "llm.model_name", "llm.model", "gen_ai.response.model"),
@@ -206,7 +208,7 @@ def category(attributes, span_name=""):
     return span_type or "other"
 
 
-def normalize(attributes, span_name="", ignored=None):
+def normalize(attributes, span_name="", ignored=None, start_ns=None):
     """Normalized fields of one span, as a dict keyed like the Span model's columns.
 
     Token counts and costs outside their plausible range are left out (the attribute itself is
@@ -253,6 +255,8 @@ def normalize(attributes, span_name="", ignored=None):
         fields["total_cost"] = (fields["input_cost"] or 0.0) + (fields["output_cost"] or 0.0)
     if not fields["currency"] and fields["total_cost"] is not None:
         fields["currency"] = "USD"
+    # Last: a cost the client reported is kept; model calls with tokens only get an estimate.
+    price_span(fields, attributes, start_ns)
     return fields
 
 

@@ -75,6 +75,8 @@ def summarize(traces, start=None, end=None):
         output_tokens=Total("output_tokens"),
         total_tokens=Total("total_tokens"),
         cost=Sum("total_cost"),
+        estimated_cost=Sum("estimated_cost"),
+        unpriced_spans=Total("unpriced_spans"),
     )
     count = totals["traces"]
     percentiles = _percentile_rows(traces, 0, None) if count else []
@@ -95,6 +97,8 @@ def summarize(traces, start=None, end=None):
         "output_tokens": _whole(totals["output_tokens"]),
         "total_tokens": _whole(totals["total_tokens"]),
         "total_cost": totals["cost"] or 0.0,
+        "estimated_cost": totals["estimated_cost"] or 0.0,
+        "unpriced_spans": _whole(totals["unpriced_spans"]),
         "by_model": by_model(traces),
         "by_workflow": _breakdown(traces, "workflow_name", "workflow"),
         "by_service": _breakdown(traces, "service_name", "service"),

@@ -79,18 +79,19 @@ SPAN_COLUMNS = (
     "dropped_events_count", "dropped_links_count", "resource_id", "scope_id", "service_name",
     "category", "model", "response_model", "provider", "operation", "input_tokens", "output_tokens",
     "total_tokens", "input_cost", "output_cost", "total_cost", "currency", "workflow_name",
-    "module_name", "module_type", "tool_name", "agent_name", "user_id", "session_id",
+    "module_name", "module_type", "tool_name", "agent_name", "user_id", "session_id", "cost_source",
+    "price_version",
 )  # fmt: skip
 NORMALIZED = SPAN_COLUMNS[SPAN_COLUMNS.index("category") :]
 TRACE_STATE = (
     "id", "trace_id", "start_ns", "end_ns", "span_count", "error_count", "input_tokens", "output_tokens",
     "total_tokens", "total_cost", "models_used", "has_root", "root_span_name", "service_name",
-    "workflow_name", "user_id", "session_id",
+    "workflow_name", "user_id", "session_id", "estimated_cost", "unpriced_spans",
 )  # fmt: skip
 TRACE_UPDATE = (
     "service_name", "root_span_name", "has_root", "workflow_name", "started_at", "ended_at", "start_ns",
     "end_ns", "duration_ms", "span_count", "error_count", "input_tokens", "output_tokens", "total_tokens",
-    "total_cost", "models_used", "user_id", "session_id", "status", "updated_at",
+    "total_cost", "models_used", "user_id", "session_id", "status", "updated_at", "estimated_cost", "unpriced_spans",
 )  # fmt: skip
 RESOURCE_COLUMNS = ("fingerprint", "attributes", "dropped_attributes_count", "schema_url")
 SCOPE_COLUMNS = ("fingerprint", "name", "version", "attributes", "dropped_attributes_count", "schema_url")
@@ -274,7 +275,7 @@ def _create_traces(cursor, sql, spans_by_trace, trace_ids):
         first = min(span.start_ns for span in spans_by_trace[trace_id].values())
         started = sql.adapt_datetime(datetime_from_ns(first))
         rows.append(
-            ("", "", False, "", started, started, first, first, 0.0, 0, 0, 0, 0, 0, 0.0, "[]", "", "", "ok", now, trace_id)
+            ("", "", False, "", started, started, first, first, 0.0, 0, 0, 0, 0, 0, 0.0, "[]", "", "", "ok", now, 0.0, 0, trace_id)
         )
     for chunk in sql.chunks(rows, len(columns)):
         cursor.execute(
@@ -429,6 +430,7 @@ def merge(state, spans):
             for field in ("input_tokens", "output_tokens", "total_tokens"):
                 state[field] = min(MAX_INT64, state[field] + (normalized[field] or 0))
             state["total_cost"] += normalized["total_cost"] or 0.0
+            _merge_cost_source(state, normalized)
         if normalized["model"]:
             models.add(normalized["model"])
     state["models_used"] = sorted(models)
@@ -455,6 +457,15 @@ def merge(state, spans):
     return True
 
 
+def _merge_cost_source(state, normalized):
+    """How much of the total msgtrace estimated, and how many model calls it could not price (pricing/)."""
+    source = normalized["cost_source"]
+    if source == "estimated":
+        state["estimated_cost"] += normalized["total_cost"] or 0.0
+    elif source == "unpriced":
+        state["unpriced_spans"] += 1
+
+
 def _update_traces(cursor, sql, states, fresh):
     now = sql.adapt_datetime(datetime.now(timezone.utc))
     rows = []
@@ -470,7 +481,8 @@ def _update_traces(cursor, sql, states, fresh):
                 state["start_ns"], state["end_ns"], max(0, state["end_ns"] - state["start_ns"]) / 1e6,
                 state["span_count"], state["error_count"], state["input_tokens"], state["output_tokens"],
                 state["total_tokens"], state["total_cost"], _dumps(state["models_used"]), state["user_id"],
-                state["session_id"], "error" if state["error_count"] else "ok", now, state["id"],
+                state["session_id"], "error" if state["error_count"] else "ok", now, state["estimated_cost"],
+                state["unpriced_spans"], state["id"],
             )
         )  # fmt: skip
     if rows:

@@ -221,6 +221,12 @@ def _response_of(item):
 
 # --- the LLM call ---------------------------------------------------------------------------------
 
+COST_SOURCE_LABELS = {
+    "reported": "reported by the client",
+    "estimated": "estimated by msgtrace from the tokens",
+    "unpriced": "unknown: no price is known for this model",
+}
+
 
 class LlmFacts:
     __slots__ = ("span", "parameters", "finish_reasons", "response_id")
@@ -248,6 +254,11 @@ class LlmFacts:
     def priced(self):
         span = self.span
         return span.input_cost is not None or span.output_cost is not None or span.total_cost is not None
+
+    @property
+    def cost_source(self):
+        """Where the cost shown comes from (pricing.estimate), in words; empty for spans without usage."""
+        return COST_SOURCE_LABELS.get(self.span.cost_source, "")
 
 
 # --- events and links -------------------------------------------------------------------------------

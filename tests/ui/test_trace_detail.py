@@ -159,7 +159,8 @@ def test_the_header_sums_up_the_trace(client):
     assert facts["Spans"] == "7"
     assert facts["Errors"] == "1"
     assert facts["Tokens in / out"] == '262 <span class="muted">/</span> 50'
-    assert facts["Cost"] == "$0.0075"
+    # The embedding call reports tokens and names no provider its model could be priced with.
+    assert facts["Cost"] == '$0.0075 <span class="muted cost-unpriced">· 1 unpriced call</span>'
     assert '<a class="badge" href="/traces?model=gpt-4o">gpt-4o</a>' in facts["Models"]
     assert "text-embedding-3-small" in facts["Models"]
     assert facts["Service"] == '<a href="/traces?service=support-bot">support-bot</a>'

@@ -29,6 +29,8 @@ class Command(BaseCommand):
             f"{figures['traces_with_errors']} with errors ({percent(figures['error_rate'])}), "
             f"p50 {duration(figures['p50_duration_ms'])}, p95 {duration(figures['p95_duration_ms'])}, "
             f"{tokens(figures['total_tokens'])} tokens, {cost(figures['total_cost'])}"
+            + (f" (of which {cost(figures['estimated_cost'])} estimated)" if figures["estimated_cost"] else "")
+            + (f", {figures['unpriced_spans']} unpriced model calls" if figures["unpriced_spans"] else "")
         )
         for row in figures["by_model"][:10]:
             self.stdout.write(f"  model {model_label(row['model'])}: {row['calls']} calls, "
