@@ -157,23 +157,24 @@ class TraceQuerySet(models.QuerySet):
                 # Locked in ingest's order (by trace_id) before anything is removed: an ingest into
                 # one of these traces then either commits first, and its spans go too, or waits and
                 # creates the trace anew; never a span left pointing at a deleted trace.
-                chunk = list(
+                locked = list(
                     Trace.objects.using(self.db).filter(pk__in=chunk).order_by("trace_id").select_for_update()
-                    .values_list("pk", flat=True)
+                    .values_list("pk", "run_root_id", "run_trace_count")
                 )  # fmt: skip
-                runs = set(chunk) | set(
-                    Trace.objects.filter(pk__in=chunk, run_root_id__isnull=False).values_list("run_root_id", flat=True)
-                )  # fmt: skip
+                chunk = [pk for pk, _, _ in locked]
+                # The runs that lose a trace (traces.runs); a trace alone belongs to none.
+                runs = {root for pk, root, count in locked if root and (root != pk or count > 1)}
                 spans = Span.objects.filter(trace_id__in=chunk)
                 SpanEvent.objects.filter(span__in=spans.values("pk"))._raw_delete(self.db)
                 SpanLink.objects.filter(span__in=spans.values("pk"))._raw_delete(self.db)
                 spans._raw_delete(self.db)
                 deleted += Trace.objects.filter(pk__in=chunk)._raw_delete(self.db)
                 # The other traces of a run that lost a trace stand alone again, until ingest regroups them.
-                Trace.objects.filter(run_root_id__in=runs).update(
-                    run_parent_id=None, run_link=RunLink.NONE, run_root_id=F("pk"), run_trace_count=1,
-                    run_span_count=None, run_error_count=None, run_total_tokens=None, run_total_cost=None,
-                )  # fmt: skip
+                if runs:
+                    Trace.objects.filter(run_root_id__in=runs).update(
+                        run_parent_id=None, run_link=RunLink.NONE, run_root_id=F("pk"), run_trace_count=1,
+                        run_span_count=None, run_error_count=None, run_total_tokens=None, run_total_cost=None,
+                    )  # fmt: skip
         return deleted
 
     def started_before(self, moment):

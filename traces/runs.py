@@ -285,15 +285,10 @@ def run_outline(members):
     for row in rows:
         if not row.parent_span_id:
             roots.setdefault(row.trace_id, row)
-    inferred = set()
+    stitched = {}  # the root span's row id -> its enclosing trace's root span id
     for member in members:
         root, parent = roots.get(member.pk), roots.get(member.run_parent_id)
         if member.run_link == STITCHED and root is not None and parent is not None:
-            inferred.add(root.span_id)
-    if inferred:
-        rows = [
-            row._replace(parent_span_id=roots[by_pk[row.trace_id].run_parent_id].span_id)
-            if row.span_id in inferred and not row.parent_span_id else row
-            for row in rows
-        ]  # fmt: skip
-    return rows, inferred
+            stitched[root.id] = parent.span_id
+    rows = [row._replace(parent_span_id=stitched[row.id]) if row.id in stitched else row for row in rows]
+    return rows, {row.span_id for row in rows if row.id in stitched}

@@ -62,6 +62,8 @@ class TraceListForm(forms.Form):
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
     cursor = forms.CharField(required=False, max_length=512)
     before = forms.CharField(required=False, max_length=512)
+    # One row per run (traces.runs), or every trace.
+    group = forms.ChoiceField(choices=[("run", "run"), ("trace", "trace")], required=False)
     # The new-traces poll: how many matching traces started after this moment?
     new_since = forms.CharField(required=False, max_length=64)
 
@@ -134,8 +136,13 @@ class TraceListForm(forms.Form):
             "start": moment(data["start"]) if data["start"] else None,
         }
 
+    @property
+    def by_run(self):
+        return self.data.get("group") != "trace"
+
     def traces(self):
-        return Trace.objects.search(**self.search())
+        traces = Trace.objects.search(**self.search())
+        return traces.runs() if self.by_run else traces
 
     def new_traces(self):
         """The matching traces that started after new_since (microsecond precision, as stored)."""
@@ -152,7 +159,7 @@ class TraceListForm(forms.Form):
     def params(self):
         """The parameters as given, blank ones left out (an invalid form keeps what was typed)."""
         data = self.data
-        names = FILTERS + ["sort", "cursor", "before"]
+        names = FILTERS + ["sort", "cursor", "before", "group"]
         return {name: data.get(name) for name in names if data.get(name, "").strip()}
 
     def url(self, **changes):

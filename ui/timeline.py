@@ -32,7 +32,7 @@ class Row:
     """One drawn row: a span with its geometry and figures, or a "more" row standing for a slice."""
 
     __slots__ = ("node", "span", "depth", "expanded", "load_url", "url", "x", "w", "label_at", "more", "count",
-                 "currency", "duration")  # fmt: skip
+                 "currency", "duration", "inferred")  # fmt: skip
 
     def __init__(self, node=None, depth=0, expanded=False, load_url="", url="", more=False, count=0, currency=None):
         self.node = node
@@ -47,6 +47,7 @@ class Row:
         self.x = self.w = "0"
         self.label_at = ""
         self.duration = ""
+        self.inferred = False  # its parent edge was inferred from timing (traces.runs)
 
     @property
     def toggle(self):
@@ -90,8 +91,12 @@ def _percent(value):
 class Layout:
     """The span tree of one trace, placed on the trace's time axis."""
 
-    def __init__(self, trace, spans, view="timeline"):
+    def __init__(self, trace, spans, view="timeline", inferred=(), span_traces=None):
+        """`trace` sets the time axis; for a run (traces.runs) it is the outermost trace, `inferred` holds
+        the span ids whose parent edge was inferred from timing, `span_traces` each span's trace id."""
         self.trace = trace
+        self.inferred = inferred
+        self.span_traces = span_traces or {}
         self.view = view if view in VIEWS else "timeline"
         self.start_ns = trace.start_ns
         self.total_ns = max(trace.end_ns - trace.start_ns, 1)
@@ -104,7 +109,9 @@ class Layout:
         self._suffix = "?view=tree" if self.view == "tree" else ""
 
     def span_url(self, span_id):
-        return f"{self._prefix}/spans/{span_id}{self._suffix}"
+        trace_id = self.span_traces.get(span_id)
+        prefix = reverse("trace-detail", args=[trace_id]) if trace_id else self._prefix
+        return f"{prefix}/spans/{span_id}{self._suffix}"
 
     def subtree_url(self, span_id=None, offset=0):
         url = f"{self._prefix}/subtree/{span_id}" if span_id else f"{self._prefix}/subtree"
@@ -132,6 +139,7 @@ class Layout:
             is_open = expanded is None or id(node) in expanded
             row = Row(node, node.depth, is_open and bool(node.children), url=self.span_url(node.span.span_id),
                       currency=self.currency)  # fmt: skip
+            row.inferred = node.span.span_id in self.inferred
             if node.children and not is_open:
                 row.load_url = self.subtree_url(node.span.span_id)
             self._place(row)

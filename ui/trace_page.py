@@ -4,6 +4,7 @@ usage per model, and a span panel drawn open beside it; and the page for an id w
 from django import forms
 from django.shortcuts import render
 
+from traces import runs
 from traces.models import Trace
 from ui import timeline, trace_summary
 
@@ -28,15 +29,26 @@ def not_found(request, trace_id, span_id=None):
     return render(request, "ui/trace_not_found.html", context, status=404)
 
 
+def layout_for(trace, view):
+    """(the Layout of the trace's whole run, its spans, the run's traces): a trace alone is its own run."""
+    members = Trace.objects.run_members(trace)
+    if len(members) == 1:
+        spans = list(trace.spans.outline())
+        return timeline.Layout(trace, spans, view), spans, members
+    spans, inferred = runs.run_outline(members)
+    hex_ids = {member.pk: member.trace_id for member in members}
+    span_traces = {span.span_id: hex_ids[span.trace_id] for span in spans}
+    return timeline.Layout(members[0], spans, view, inferred, span_traces), spans, members
+
+
 def trace_page(request, trace, view, panel=None):
     """The whole page; `panel` (a ui.span_panel.SpanPanel) is drawn open beside it."""
-    spans = list(trace.spans.outline())
-    layout = timeline.Layout(trace, spans, view)
+    layout, spans, members = layout_for(trace, view)
     errors, errors_total = trace_summary.errors(layout.order, trace_summary.exception_events(trace))
     models, models_total = trace_summary.by_model(spans)
     context = {
         "trace": trace, "layout": layout, "rows": layout.rows(), "panel": panel, "nav": "traces",
         "errors": errors, "errors_total": errors_total, "errors_left_out": errors_total - len(errors),
-        "models": models, "models_total": models_total,
+        "models": models, "models_total": models_total, "run": members if len(members) > 1 else None,
     }  # fmt: skip
     return render(request, TEMPLATE, context)

@@ -43,7 +43,8 @@ def test_every_insert_names_every_column_of_its_model_in_field_order(written, mo
 
 
 def test_a_new_trace_row_is_written_whole_and_its_state_is_every_column_merge_reads():
-    trace_columns = columns(Trace)
+    # The run_ columns are traces.runs' own: written when a trace joins a run, database defaults until then.
+    trace_columns = [column for column in columns(Trace) if not column.startswith("run_")]
     # Creating a trace writes TRACE_UPDATE plus its trace_id: every column, each once.
     assert len(set(trace_store.TRACE_UPDATE)) == len(trace_store.TRACE_UPDATE)
     assert sorted(trace_store.TRACE_UPDATE + ("trace_id",)) == sorted(trace_columns)

@@ -4,8 +4,7 @@ rows of a subtree the page left closed (/traces/<trace_id>/subtree/<span_id>).""
 from django.shortcuts import render
 
 from traces.models import Trace
-from ui import timeline
-from ui.trace_page import TEMPLATE, not_found, parameters, trace_page
+from ui.trace_page import TEMPLATE, layout_for, not_found, parameters, trace_page
 
 
 def trace_detail(request, trace_id):
@@ -14,7 +13,7 @@ def trace_detail(request, trace_id):
         return not_found(request, trace_id)
     view, _ = parameters(request)
     if request.htmx and not request.htmx.history_restore_request:  # the Timeline / Tree tabs
-        layout = timeline.Layout(trace, list(trace.spans.outline()), view)
+        layout = layout_for(trace, view)[0]
         return render(request, TEMPLATE + "#trace-view", {"trace": trace, "layout": layout, "rows": layout.rows()})
     return trace_page(request, trace, view)
 
@@ -25,7 +24,7 @@ def subtree(request, trace_id, span_id=None):
     if trace is None:
         return not_found(request, trace_id)
     view, offset = parameters(request)
-    layout = timeline.Layout(trace, list(trace.spans.outline()), view)
+    layout = layout_for(trace, view)[0]
     node = layout.node(span_id.lower()) if span_id else None
     if span_id and node is None:
         return not_found(request, trace_id, span_id)

@@ -53,7 +53,8 @@ def trace_list(request):
         "presets": START_PRESETS, "here": form.url(**pages.get("canonical", {})),
         "first_run": first_run(request) if empty_store else None,
         "new_since": new_since, "poll_url": new_since and form.url(cursor=None, before=None, new_since=new_since),
-        "timeout": timeout,
+        "timeout": timeout, "by_run": form.by_run,
+        "group_url": form.url(group="trace" if form.by_run else None, cursor=None, before=None),
     }  # fmt: skip
     partial = request.htmx and not request.htmx.history_restore_request
     # HTMX swaps in only a 2xx answer: the results fragment explains the problem in place either way.
@@ -82,6 +83,9 @@ def _page(form):
         is_first = not data["cursor"]
     slowest = max((trace.duration_ms for trace in rows), default=0)
     for trace in rows:
+        if form.by_run:  # the row stands for its run: the run's figures (Trace.run_*)
+            trace.span_count, trace.error_count = trace.run_spans, trace.run_errors
+            trace.total_tokens, trace.total_cost = trace.run_tokens, trace.run_cost
         trace.bar = round(100 * trace.duration_ms / slowest, 1) if slowest else 0
         # msgtrace-sdk names the root span after the workflow: say it once.
         trace.workflow_label = "" if trace.workflow_name == trace.root_span_name else trace.workflow_name
