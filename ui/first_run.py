@@ -39,8 +39,8 @@ def _otel(request, base):
     host, _ = split_domain_port(request.get_host())
     variables = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{host}:{settings.MSGTRACE_GRPC_PORT}",
                  "OTEL_SERVICE_NAME": "my-agent"}  # fmt: skip
-    return variables, (f"OTLP over gRPC, the SDKs' default. OTLP/HTTP works too: OTEL_EXPORTER_OTLP_ENDPOINT="
-                       f"{base.rstrip('/')} with OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf.")
+    return variables, (f"OTLP over gRPC, the SDKs' default. OTLP/HTTP works too: the endpoint {base.rstrip('/')} "
+                       "with OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf.")
 
 
 def _snippet(title, variables, note):

@@ -44,7 +44,7 @@ def test_an_empty_store_shows_how_to_send_the_first_trace_here(client):
             'export MSGTRACE_SERVICE_NAME=my-agent"') in page  # fmt: skip
     assert ('data-copy="export OTEL_EXPORTER_OTLP_ENDPOINT=http://testserver:4317\n'
             'export OTEL_SERVICE_NAME=my-agent"') in page  # fmt: skip
-    assert ("OTLP over gRPC, the SDKs' default. OTLP/HTTP works too: OTEL_EXPORTER_OTLP_ENDPOINT=http://testserver "
+    assert ("OTLP over gRPC, the SDKs' default. OTLP/HTTP works too: the endpoint http://testserver "
             "with OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf.") in page  # fmt: skip
     assert "before the program starts" in page
     assert "curl -X POST http://testserver/v1/traces -H 'Content-Type: application/json'" in page
@@ -57,7 +57,7 @@ def test_the_instructions_use_the_address_the_browser_reached(client, settings):
 
     assert "MSGTRACE_OTLP_ENDPOINT=http://traces.example.com:8080/api/v1/traces/export" in page
     assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://traces.example.com:4317\n" in page
-    assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://traces.example.com:8080 with" in page
+    assert "the endpoint http://traces.example.com:8080 with" in page
 
 
 def test_with_grpc_off_the_sdk_instructions_use_otlp_http(client, settings):
