@@ -192,3 +192,13 @@ def test_figures_the_store_does_not_keep_yet_read_not_available(two_clients):
         assert services["billing"]["unpriced_models"] is None
     if services["billing"]["stitched_runs"] is None:
         assert "not available" in page
+
+
+def test_an_unpriced_model_is_counted_with_its_spans_and_tokens_and_explained(client):
+    calls = [span(trace=20, span=n, start_ms=ago(3), model="house-llm-7b", tokens=(100, 20 * n)) for n in (1, 2)]
+    priced = span(trace=20, span=3, start_ms=ago(3), model="gpt-4o-mini", tokens=(10, 5), cost=(0.01, 0.02))
+    assert post(client, request(*calls, priced, service="chatbot", resource=OTEL)).status_code == 200
+    [service] = health(client)["services"]
+    assert service["unpriced_models"] == [{"model": "house-llm-7b", "spans": 2, "tokens": 100 + 20 + 100 + 40}]
+    text = text_of(client.get("/ingest-health").content.decode())
+    assert "house-llm-7b: 2 spans with 260 tokens have no price, so their cost counts as $0" in text
