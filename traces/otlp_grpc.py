@@ -22,6 +22,7 @@ from django.db import DatabaseError, OperationalError, close_old_connections
 from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
+from ingest_health import record as ingest_health
 from traces import health, ingest, otlp
 
 log = logging.getLogger("msgtrace.ingest")
@@ -31,6 +32,14 @@ METHOD = f"/{SERVICE}/Export"
 # Decoding and storing hold ingest's one-batch-at-a-time lock anyway; a few threads let the next calls
 # wait for it (and authenticate, and have their bytes received) while one is stored.
 WORKERS = 4
+# Calls are counted for ingest health like the HTTP requests they stand for; UNAVAILABLE, like a 503,
+# says nothing about the client.
+HTTP_STATUS = {
+    grpc.StatusCode.OK: 200,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 413,
+}
 
 
 class _Abort(Exception):
@@ -47,7 +56,7 @@ def _export(body, context):
     """The Export method: request bytes in, ExportTraceServiceResponse bytes out."""
     started = time.perf_counter()
     export = ingest.Export()
-    code = grpc.StatusCode.OK
+    code, refusal, metadata = grpc.StatusCode.OK, "", {}
     # Connections of this thread that are past CONN_MAX_AGE or broken go; a healthy one is kept.
     close_old_connections()
     try:
@@ -59,14 +68,14 @@ def _export(body, context):
         export.run(body, otlp.PROTOBUF)
         return otlp.export_response(otlp.PROTOBUF, export.batch.rejected, export.batch.error_message)
     except _Abort as exc:
-        code = exc.code
+        code, refusal = exc.code, exc.message
         _abort(context, exc)
     except otlp.TooLarge as exc:
-        code = grpc.StatusCode.RESOURCE_EXHAUSTED
-        _abort(context, _Abort(code, f"{exc} (MSGTRACE_MAX_BODY_BYTES)"))
+        code, refusal = grpc.StatusCode.RESOURCE_EXHAUSTED, f"{exc} (MSGTRACE_MAX_BODY_BYTES)"
+        _abort(context, _Abort(code, refusal))
     except otlp.BadRequest as exc:
-        code = grpc.StatusCode.INVALID_ARGUMENT
-        _abort(context, _Abort(code, str(exc)))
+        code, refusal = grpc.StatusCode.INVALID_ARGUMENT, str(exc)
+        _abort(context, _Abort(code, refusal))
     except DatabaseError as exc:
         # Busy, unreachable or read-only database: nothing was stored, and exporters retry UNAVAILABLE.
         if isinstance(exc, OperationalError):
@@ -77,6 +86,9 @@ def _export(body, context):
         _abort(context, _Abort(code, f"the trace store cannot take writes right now ({health.reason(exc)}); "
                                      "retry later", retry_after=ingest.RETRY_AFTER_SECONDS))  # fmt: skip
     finally:
+        if code in HTTP_STATUS:
+            ingest_health.record(metadata.get("user-agent", ""), HTTP_STATUS[code], export.batch, export.stored,
+                                 refusal)  # fmt: skip
         close_old_connections()
         _log(code, export, len(body), started)
 

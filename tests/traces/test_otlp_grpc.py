@@ -2,12 +2,14 @@
 `manage.py otlp_grpc` alone: the OpenTelemetry SDK's gRPC exporter, plain and gzip, and a raw gRPC client
 for every status msgtrace answers with."""
 
+import json
 import os
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from contextlib import contextmanager
 
@@ -206,6 +208,24 @@ def test_a_gzip_compressed_call_is_stored(started):
     export(started.target, h.body(h.span(trace=13, name="compressed"), service=service),
            compression=grpc.Compression.Gzip)
     assert stored_names(started, service) == ["compressed"]
+
+
+def test_grpc_calls_are_counted_for_ingest_health_under_their_client(started):
+    service = a_service()
+    export(started.target, h.body(h.span(trace=14, span=1, name="counted"), h.span(trace=14, span=1, name="counted"),
+                                  service=service))
+    failed(started.target, b"\xff\xff\xff\xff not protobuf")
+
+    with urllib.request.urlopen(f"{started.url}/api/v1/ingest/health?window=1h", timeout=20) as response:
+        clients = json.load(response)["clients"]
+
+    ours = [c for c in clients if c["service_name"] == service]
+    assert len(ours) == 1
+    assert (ours[0]["requests"], ours[0]["spans_stored"], ours[0]["duplicates"]) == (1, 1, 1)
+    assert ours[0]["user_agent"].startswith("grpc-python/")  # no telemetry.sdk.* in the resource: the user agent
+    refused = [c for c in clients if c["service_name"] == "" and c["user_agent"].startswith("grpc-python/")]
+    assert refused and refused[0]["failed_requests"] >= 1
+    assert "protobuf" in refused[0]["last_rejections"][0]["message"].lower()
 
 
 def test_undecodable_bytes_are_invalid_argument(started):
