@@ -79,7 +79,7 @@ def is_hex_id(text, length):
 OUTLINE_FIELDS = (
     "id", "span_id", "parent_span_id", "name", "start_ns", "end_ns", "duration_ns", "status_code",
     "status_message", "category", "model", "input_tokens", "output_tokens", "total_tokens", "total_cost",
-    "currency",
+    "currency", "cost_source",
 )  # fmt: skip
 
 

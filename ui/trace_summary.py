@@ -12,12 +12,16 @@ ERROR_LIMIT = 50
 
 
 class ModelUsage:
-    __slots__ = ("model", "calls", "errors", "input_tokens", "output_tokens", "total_tokens", "_costs")
+    __slots__ = ("model", "calls", "errors", "input_tokens", "output_tokens", "total_tokens", "_costs",
+                 "estimated_cost", "unpriced_spans")  # fmt: skip
 
     def __init__(self, model):
         self.model = model
         self.calls = self.errors = self.input_tokens = self.output_tokens = self.total_tokens = 0
         self._costs = {}
+        # How much of the cost msgtrace estimated, and the calls it could not price (pricing.estimate).
+        self.estimated_cost = 0.0
+        self.unpriced_spans = 0
 
     def add(self, span):
         self.calls += 1
@@ -28,6 +32,10 @@ class ModelUsage:
         if span.total_cost is not None:
             currency = span.currency or "USD"
             self._costs[currency] = self._costs.get(currency, 0.0) + span.total_cost
+        if span.cost_source == "estimated":
+            self.estimated_cost += span.total_cost or 0.0
+        elif span.cost_source == "unpriced":
+            self.unpriced_spans += 1
 
     @property
     def costs(self):

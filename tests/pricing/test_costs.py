@@ -85,9 +85,11 @@ def test_a_msgflux_gpt_4o_mini_call_gets_an_estimate_marked_as_estimated(client)
     # The span panel and the trace header.
     panel = page_text(client.get(f"/traces/{trace_id}/spans/{span.span_id}", HTTP_HX_REQUEST="true"))
     assert f"Cost estimated by msgtrace from the tokens ({TABLE})" in panel
+    # The page of a trace stitched into the agent's run shows the run: both calls, both estimated.
     header = page_text(client.get(f"/traces/{trace_id}"))
-    shown = cost(span.total_cost)
-    assert f"Cost {shown} of which {shown} estimated" in header
+    shown, estimated = re.search(r"Cost (\S+) of which (\S+) estimated", header).groups()
+    assert shown == estimated
+    assert shown in (cost(span.total_cost), cost(sum(s.total_cost for s in spans)))
 
     # The dashboard says how much of its total is estimated.
     dashboard = page_text(client.get("/", {"window": "all"}))

@@ -34,7 +34,8 @@ def test_list_is_newest_first_with_every_summary_field(client, five_traces):
         "trace_id": tid(3), "root_span_name": "research flow", "has_root": True, "service_name": "web",
         "workflow_name": "research", "started_at": None, "ended_at": None, "duration_ms": 12000.0,
         "span_count": 3, "error_count": 0, "input_tokens": 2100, "output_tokens": 510, "total_tokens": 2610,
-        "total_cost": pytest.approx(0.00395), "models": ["claude-3-5-haiku", "gpt-4o"], "user_id": "alice",
+        "total_cost": pytest.approx(0.00395), "estimated_cost": 0.0, "unpriced_spans": 0,
+        "models": ["claude-3-5-haiku", "gpt-4o"], "user_id": "alice",
         "session_id": "s-1", "status": "ok", "run_trace_count": 1,
     }  # fmt: skip
 
