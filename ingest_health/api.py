@@ -56,7 +56,11 @@ class IngestHealthOut(Schema):
     services: list[ServiceOut]
 
 
-@router.get("/ingest/health", response=IngestHealthOut)
+class Error(Schema):
+    detail: str
+
+
+@router.get("/ingest/health", response={200: IngestHealthOut, 422: Error})
 def get_ingest_health(request, window: Literal["1h", "24h", "7d", "30d", "all"] = Query("24h")):
     """Per client (service name plus SDK, or User-Agent): requests, spans stored, duplicates, rejected
     spans with the last rejection messages, truncated attribute values and the last request; per service:
