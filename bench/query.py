@@ -190,7 +190,7 @@ def label(size):
 def store_settings(args, size):
     """What a store's content depends on: a kept store is reused only when all of it matches."""
     return {"format": STORE_FORMAT, "size": size, "seed": args.seed, "spans_per_trace": args.spans_per_trace,
-            "traces_per_day": args.traces_per_day}  # fmt: skip
+            "traces_per_day": args.traces_per_day}
 
 
 def read_meta(path):
@@ -265,7 +265,7 @@ def run_size(args, size, store, work_dir, deadline):
         "size": size, "settings": wanted, "seed_needed": not reuse, "meta_path": str(store.meta_path),
         "result_path": str(work_dir / f"result-{size}.json"), "batch_spans": args.batch_spans,
         "reps": args.reps, "case_seconds": args.case_seconds, "label": label(size),
-    }  # fmt: skip
+    }
     config_path = work_dir / f"config-{size}.json"
     config_path.write_text(json.dumps(config))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MSGTRACE_DB_PATH")}
@@ -276,7 +276,7 @@ def run_size(args, size, store, work_dir, deadline):
                MSGTRACE_ALLOWED_HOSTS="testserver")
     # A session of its own, so that the worker and its generator child can be stopped together.
     process = subprocess.Popen([sys.executable, __file__, "--worker", str(config_path)], env=env,
-                               start_new_session=True)  # fmt: skip
+                               start_new_session=True)
     try:
         process.wait(timeout=max(1.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
@@ -324,7 +324,7 @@ def table_rows(results):
             ratio = per_size[-1]["median_ms"] / per_size[0]["median_ms"]
             min_ratio = per_size[-1]["min_ms"] / per_size[0]["min_ms"]
         rows.append({"group": case["group"], "variant": case["variant"], "sizes": per_size, "ratio": ratio,
-                     "min_ratio": min_ratio, "grows": grows(ratio, min_ratio)})  # fmt: skip
+                     "min_ratio": min_ratio, "grows": grows(ratio, min_ratio)})
     return rows
 
 
@@ -345,7 +345,7 @@ def print_report(results, args):
               f"{seed['db_mb']:,.0f} MB, {seed['days']:.1f} days of traces; last 24 h: "
               f"{seed['last_24h_traces']:,} traces ({seed['last_24h_fraction']:.1%}); "
               f"seeded at {seed['spans_per_second']:,.0f} spans/s in {seed['seconds']:.0f} s"
-              f"{' (kept store)' if result['reused'] else ''}")  # fmt: skip
+              f"{' (kept store)' if result['reused'] else ''}")
     rows = table_rows(results)
     names = [f"{row['group']}: {row['variant']}" for row in rows]
     width = max(len(name) for name in names)
@@ -353,7 +353,7 @@ def print_report(results, args):
     cells = [[f"{fmt_ms(s['median_ms'])} ({fmt_ms(s['p95_ms'])})" for s in row["sizes"]] for row in rows]
     widths = [max(len(head), *(len(c[i]) for c in cells)) for i, head in enumerate(heads)]
     print(f"\n{'query':<{width}}  " + "  ".join(f"{h:>{w}}" for h, w in zip(heads, widths))
-          + f"  {'ratio':>6}  {'min':>6}  {'>2x':<6}  {'runs':>5}  plan at {label(ordered[-1]['size'])}")  # fmt: skip
+          + f"  {'ratio':>6}  {'min':>6}  {'>2x':<6}  {'runs':>5}  plan at {label(ordered[-1]['size'])}")
     previous_group = None
     for name, row, cell in zip(names, rows, cells):
         if previous_group and row["group"] != previous_group:
@@ -365,7 +365,7 @@ def print_report(results, args):
         largest = row["sizes"][-1]
         plan = f"{largest['verdict']}: {largest['key_line']}"
         print(f"{name:<{width}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(cell, widths))
-              + f"  {ratio:>6}  {min_ratio:>6}  {row['grows']:<6}  {runs:>5}  {plan}")  # fmt: skip
+              + f"  {ratio:>6}  {min_ratio:>6}  {row['grows']:<6}  {runs:>5}  {plan}")
     print(f"\n(median and p95 of up to {args.reps} runs after a warm-up (runs: how many, per size); ratio: of the "
           "medians, largest / smallest store; min: of the fastest runs; 'API' is the endpoint through "
           "django.test.Client, with serialization; 'page'/'count'/'query' are the bare ORM queries)")
@@ -480,7 +480,7 @@ def main(argv=None):
                      **{f"{label(r['size'])}_median_ms": s["median_ms"] for r, s in zip(sorted_results, row["sizes"])}}
                     for row in table_rows(results)
                 ],
-            }  # fmt: skip
+            }
             Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
             Path(args.json_out).write_text(json.dumps(figures, indent=2) + "\n")
         return 0
@@ -581,7 +581,7 @@ def fall_back_to_api_urls():
         return
     except Exception as exc:  # noqa: BLE001 - whatever breaks it, the API itself may still be fine
         print(f"WARNING: {settings.ROOT_URLCONF} does not import ({exc!r}); measuring the API "
-              "mounted alone at /api/v1/", file=sys.stderr)  # fmt: skip
+              "mounted alone at /api/v1/", file=sys.stderr)
     from msgtrace_server.api import api
 
     urls = types.ModuleType("query_bench_urls")
@@ -606,7 +606,7 @@ def seed_store(config):
     last_start_ns = now_ns - 60 * 10**9
     plan = {"seed": config["settings"]["seed"], "spans_per_trace": spans_per_trace, "traces": size,
             "batch_spans": config["batch_spans"], "interval_ns": interval_ns,
-            "first_start_ns": last_start_ns - (size - 1) * interval_ns}  # fmt: skip
+            "first_start_ns": last_start_ns - (size - 1) * interval_ns}
     if connection.vendor == "postgresql":
         # Like synchronous=OFF on SQLite: commits do not wait for the WAL flush (reads do not care).
         with connection.cursor() as cursor:
@@ -618,7 +618,7 @@ def seed_store(config):
     producer.start()
     expected = size * spans_per_trace
     print(f"[{tag}] seeding {size:,} traces ({expected:,} spans) over the last "
-          f"{size * interval_ns / DAY_NS:.1f} days, {config['batch_spans']}-span batches", file=sys.stderr)  # fmt: skip
+          f"{size * interval_ns / DAY_NS:.1f} days, {config['batch_spans']}-span batches", file=sys.stderr)
     started = time.perf_counter()
     last_report = started
     stored = rejected = 0
@@ -640,7 +640,7 @@ def seed_store(config):
                 last_report = now
                 rate = stored / (now - started)
                 print(f"[{tag}] {stored:,} / {expected:,} spans, {rate:,.0f} spans/s, "
-                      f"about {(expected - stored) / rate:.0f} s to go", file=sys.stderr)  # fmt: skip
+                      f"about {(expected - stored) / rate:.0f} s to go", file=sys.stderr)
     finally:
         if producer.is_alive():
             producer.terminate()
@@ -654,9 +654,9 @@ def seed_store(config):
     recent = Trace.objects.filter(started_at__gte=window_start).count()
     seed = {"traces": traces, "spans": stored, "seconds": seconds, "spans_per_second": stored / seconds,
             "now_ns": now_ns, "days": size * interval_ns / DAY_NS, "last_24h_traces": recent,
-            "last_24h_fraction": recent / traces if traces else 0.0, "db_mb": database_mb(connection)}  # fmt: skip
+            "last_24h_fraction": recent / traces if traces else 0.0, "db_mb": database_mb(connection)}
     print(f"[{tag}] stored {stored:,} spans in {seconds:.0f} s ({seed['spans_per_second']:,.0f} spans/s); "
-          f"{recent:,} of {traces:,} traces ({seed['last_24h_fraction']:.1%}) started in the last 24 h", file=sys.stderr)  # fmt: skip
+          f"{recent:,} of {traces:,} traces ({seed['last_24h_fraction']:.1%}) started in the last 24 h", file=sys.stderr)
     return seed
 
 
@@ -732,7 +732,7 @@ def build_cases(client, detail_trace_id, window_start, window_end):
         Case("stats 24h", "API", lambda: api_get(client, "/api/v1/stats", window)),
         Case("stats 24h", "query",
              lambda: summarize(Trace.objects.search(start=window_start, end=window_end), window_start, window_end)),
-    ] + list_cases(SPAN_LEVEL)  # fmt: skip
+    ] + list_cases(SPAN_LEVEL)
 
 
 def measure(config, seed):
@@ -749,15 +749,15 @@ def measure(config, seed):
     window_start = window_end - timedelta(hours=24)
     cases = build_cases(Client(), middle[0], window_start, window_end)
     print(f"[{tag}] measuring {len(cases)} queries, up to {config['reps']} runs each "
-          f"(detail: trace {middle[0]}, {middle[1]} spans)", file=sys.stderr)  # fmt: skip
+          f"(detail: trace {middle[0]}, {middle[1]} spans)", file=sys.stderr)
     measured = []
     for case in cases:
         figures = time_case(case, connection, config["reps"], config["case_seconds"])
         measured.append(figures)
         print(f"[{tag}] {case.group}: {case.variant}: median {fmt_ms(figures['median_ms'])} ms "
-              f"(n={figures['runs']}) {figures['verdict']}", file=sys.stderr)  # fmt: skip
+              f"(n={figures['runs']}) {figures['verdict']}", file=sys.stderr)
     return {"size": config["size"], "vendor": connection.vendor, "seed": seed, "reused": not config["seed_needed"],
-            "detail_trace_id": middle[0], "cases": measured}  # fmt: skip
+            "detail_trace_id": middle[0], "cases": measured}
 
 
 def time_case(case, connection, reps, budget_s):
@@ -786,7 +786,7 @@ def time_case(case, connection, reps, budget_s):
         "median_ms": statistics.median(times), "p95_ms": times[math.ceil(0.95 * len(times)) - 1],
         "min_ms": times[0], "statements": plans,
         "verdict": worst["verdict"] if worst else "-", "key_line": worst["key_line"] if worst else "",
-    }  # fmt: skip
+    }
 
 
 # =============================================================================================
@@ -857,7 +857,7 @@ def postgres_verdict(sql, plan, limit_reached=None):
     nodes = [re.sub(r"\s*\(cost=.*$", "", line).strip().lstrip("->").strip() for line in plan]
     nodes = [node for node in nodes if node and not node.startswith(("Filter", "Index Cond", "Sort Key", "Group Key"))]
     scans = [node for node in nodes if node.startswith(("Seq Scan", "Parallel Seq Scan"))
-             and not any(f" on {table}" in node for table in SMALL_TABLES)]  # fmt: skip
+             and not any(f" on {table}" in node for table in SMALL_TABLES)]
     access = [node for node in nodes if " Scan " in node or node.startswith(("Seq Scan", "Index"))]
     full_sort = any(node.startswith(("Sort", "Gather Merge")) for node in nodes)
     bounded = bool(nodes) and nodes[0].startswith("Limit") and not full_sort and limit_reached is not False

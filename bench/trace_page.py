@@ -91,7 +91,7 @@ def agent_run(total, trace_id=b"\x5a" * 16):
     def add(parent, name, start_ms, duration_ms, attributes, error=None):
         span = Span(trace_id=trace_id, span_id=next(counter).to_bytes(8, "big"), name=name,
                     kind=Span.SPAN_KIND_INTERNAL, start_time_unix_nano=T0 + int(start_ms * MS),
-                    end_time_unix_nano=T0 + int((start_ms + duration_ms) * MS))  # fmt: skip
+                    end_time_unix_nano=T0 + int((start_ms + duration_ms) * MS))
         if parent is not None:
             span.parent_span_id = parent.span_id
         span.attributes.extend(kv(attributes))
@@ -101,7 +101,7 @@ def agent_run(total, trace_id=b"\x5a" * 16):
             span.events.add(name="exception", time_unix_nano=span.end_time_unix_nano - MS, attributes=kv({
                 "exception.type": "TimeoutError", "exception.message": error,
                 "exception.stacktrace": "Traceback (most recent call last):\n  File \"app.py\", line 12, in search\n"
-                                        f"TimeoutError: {error}\n"}))  # fmt: skip
+                                        f"TimeoutError: {error}\n"}))
         spans.append(span)
         return span
 
@@ -109,16 +109,16 @@ def agent_run(total, trace_id=b"\x5a" * 16):
     rounds = max(1, (total - 1 - steps) // (steps * 4))
     duration = steps * rounds * 60.0
     root = add(None, "research_flow", 0, duration + 10, {"span.type": "flow", "workflow.name": "research_flow",
-                                                         "user.id": "user_1", "session.id": "session_1"})  # fmt: skip
+                                                         "user.id": "user_1", "session.id": "session_1"})
     prompt = json.dumps([
         {"role": "system", "content": "You are a careful research agent. " * 12},
         {"role": "user", "content": "Find the three most cited papers on span sampling. " * 6},
-    ])  # fmt: skip
+    ])
     completion = json.dumps([{"role": "assistant", "content": "Calling the search tool. " * 10}])
     at = 5.0
     for step in range(steps):
         agent = add(root, f"step_{step:02d}", at, rounds * 60.0 - 2,
-                    {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "researcher"})  # fmt: skip
+                    {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "researcher"})
         for turn in range(rounds):
             if len(spans) + 4 > total:
                 break
@@ -128,20 +128,20 @@ def agent_run(total, trace_id=b"\x5a" * 16):
                 "gen_ai.request.temperature": 0.2,
                 "gen_ai.usage.input_tokens": 850 + turn, "gen_ai.usage.output_tokens": 120,
                 "gen_ai.usage.cost.input_tokens": 0.0001275, "gen_ai.usage.cost.output_tokens": 0.000072,
-                "gen_ai.input.messages": prompt, "gen_ai.output.messages": completion})  # fmt: skip
+                "gen_ai.input.messages": prompt, "gen_ai.output.messages": completion})
             failing = len(spans) % 40 == 3
             tool = add(agent, "search_papers", start + 32, 26, {
                 "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search_papers",
                 "gen_ai.tool.call.arguments": '{"query": "span sampling", "limit": 3}'},
-                error="search backend timed out" if failing else None)  # fmt: skip
+                error="search backend timed out" if failing else None)
             add(tool, "retrieve papers", start + 33, 14, {"openinference.span.kind": "RETRIEVER"})
             add(tool, "embeddings text-embedding-3-small", start + 48, 6, {
                 "gen_ai.operation.name": "embeddings", "gen_ai.request.model": "text-embedding-3-small",
-                "gen_ai.usage.input_tokens": 12})  # fmt: skip
+                "gen_ai.usage.input_tokens": 12})
         at += rounds * 60.0
     while len(spans) < total:  # top up to exactly `total` with short LLM calls under the last step
         add(agent, "chat gpt-4o-mini", at - 5, 1,
-            {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini"})  # fmt: skip
+            {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini"})
 
     message = ExportTraceServiceRequest()
     resource_spans = message.resource_spans.add()
@@ -188,7 +188,7 @@ def closed_subtree_url(html):
 def report(label, figures):
     print(f"  {label:<28} {figures['median_ms']:8.1f} ms median {figures['max_ms']:8.1f} ms max "
           f"{figures['bytes'] / 1024:8.1f} KiB {figures['rows']:5d} rows ({figures['closed']:3d} closed) "
-          f"{figures['queries']:2d} queries")  # fmt: skip
+          f"{figures['queries']:2d} queries")
 
 
 def bench_trace(client, trace_id, spans, repeat):
@@ -214,7 +214,7 @@ def main(argv=None):
     workdir = Path(tempfile.mkdtemp(prefix="msgtrace-bench-ui-"))
     try:
         os.environ.update(MSGTRACE_DB_PATH=str(workdir / "db.sqlite3"), MSGTRACE_LOG_LEVEL="WARNING",
-                          MSGTRACE_SQLITE_SYNCHRONOUS="NORMAL", DJANGO_SETTINGS_MODULE="msgtrace_server.settings")  # fmt: skip
+                          MSGTRACE_SQLITE_SYNCHRONOUS="NORMAL", DJANGO_SETTINGS_MODULE="msgtrace_server.settings")
         # django.test.Client asks for the host "testserver", which msgtrace does not serve by default.
         os.environ["MSGTRACE_ALLOWED_HOSTS"] = "testserver"
         os.environ.pop("DATABASE_URL", None)

@@ -56,7 +56,7 @@ def when_ready(server):
         server.otlp_grpc = subprocess.Popen(
             [sys.executable, "-m", "msgtrace_server", "otlp_grpc", "--host", _grpc_host(server),
              "--port", str(grpc_port), "--parent", str(os.getpid())], cwd=cwd,
-        )  # fmt: skip
+        )
         server.log.info("otlp grpc: serving port %s in process %s", grpc_port, server.otlp_grpc.pid)
 
 

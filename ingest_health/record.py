@@ -111,7 +111,7 @@ class _relaxed_durability:
         self.sqlite = (
             connection.vendor == "sqlite" and not connection.in_atomic_block
             and settings.MSGTRACE_SQLITE_SYNCHRONOUS not in ("OFF", "NORMAL")
-        )  # fmt: skip
+        )
         if self.sqlite:
             with connection.cursor() as cursor:
                 cursor.execute("PRAGMA synchronous=NORMAL")

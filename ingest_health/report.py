@@ -109,7 +109,7 @@ def unpriced_models(start, now):
         Span.objects.between(start, now).usage().filter(cost_source="unpriced")
         .values("service_name", "model").annotate(spans=Count("id"), tokens=Sum("total_tokens"))
         .order_by("service_name", "-spans", "model")
-    )  # fmt: skip
+    )
     found = {}
     for row in rows:
         found.setdefault(row["service_name"], []).append(
@@ -149,7 +149,7 @@ def client_notes(client):
     if client["truncated"]:
         count = client["truncated"]
         notes.append(("note", f"{count:,} attribute value{'' if count == 1 else 's'} exceeded MSGTRACE_MAX_ATTRIBUTE_BYTES "
-                              "and were stored truncated."))  # fmt: skip
+                              "and were stored truncated."))
     return notes
 
 
@@ -159,9 +159,9 @@ def service_notes(service):
         count = service["rootless_traces"]
         notes.append(("bad", f"{count:,} trace{'' if count == 1 else 's'} still without a root span 10 minutes after "
                              "starting: the root span was never exported (the process exited before its exporter "
-                             "flushed, or the root was sent to another collector)."))  # fmt: skip
+                             "flushed, or the root was sent to another collector)."))
     for model in service["unpriced_models"] or ():
         notes.append(("bad", f"{model['model'] or 'An unnamed model'}: {_spans(model['spans'])} with "
                              f"{model['tokens']:,} tokens have no price, so their cost counts as $0: the price "
-                             "table does not know this model; add a custom price for it."))  # fmt: skip
+                             "table does not know this model; add a custom price for it."))
     return notes

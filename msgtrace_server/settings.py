@@ -71,9 +71,9 @@ MSGTRACE_RETENTION_MAX_TRACES = env_int("MSGTRACE_RETENTION_MAX_TRACES", 0)
 MSGTRACE_RETENTION_INTERVAL_SECONDS = env_int("MSGTRACE_RETENTION_INTERVAL_SECONDS", 300)
 MSGTRACE_QUERY_TIMEOUT_SECONDS = env_int("MSGTRACE_QUERY_TIMEOUT_SECONDS", 10)  # a list, search or stats read; 0: none
 MSGTRACE_WORKERS = env_int("MSGTRACE_WORKERS", 2)
+MSGTRACE_STITCH_RUNS = env_bool("MSGTRACE_STITCH_RUNS", True)  # group one-span traces into runs (traces.runs)
 # How often a worker checks whether custom prices changed (one indexed read).
 MSGTRACE_PRICE_REFRESH_SECONDS = env_int("MSGTRACE_PRICE_REFRESH_SECONDS", 5)
-MSGTRACE_STITCH_RUNS = env_bool("MSGTRACE_STITCH_RUNS", True)  # group one-span traces into runs (traces.runs)
 # FULL survives power loss as well as a killed process; NORMAL only the latter, but is faster.
 MSGTRACE_SQLITE_SYNCHRONOUS = env_str("MSGTRACE_SQLITE_SYNCHRONOUS", "FULL").upper()
 

@@ -9,7 +9,7 @@ from pricing.models import CustomPrice
 @admin.register(CustomPrice)
 class CustomPriceAdmin(admin.ModelAdmin):
     list_display = ["model", "provider", "input_per_mtok", "cached_input_per_mtok", "output_per_mtok", "valid_from",
-                    "note", "updated_at"]  # fmt: skip
+                    "note", "updated_at"]
     search_fields = ["^model"]
     list_filter = ["provider"]
     ordering = ["model", "-valid_from"]
@@ -17,4 +17,4 @@ class CustomPriceAdmin(admin.ModelAdmin):
 
     def message_user(self, request, message, *args, **kwargs):
         super().message_user(request, f"{message} New spans use it now; run `manage.py reprice` for stored ones.",
-                             *args, **kwargs)  # fmt: skip
+                             *args, **kwargs)

@@ -45,7 +45,7 @@ _FAST_KEYS = frozenset({"input_mtok", "output_mtok", "cache_read_mtok", "cache_w
 _NEVER_COUNTED = frozenset({
     "web_searches_kcount", "storage_searches_kcount", "code_executions_kcount", "rerank_searches_kcount",
     "social_searches_kcount",
-})  # fmt: skip
+})
 _CACHE_LIMIT = 10_000
 
 
@@ -85,7 +85,7 @@ def price_span(normalized, attributes, start_ns):
         normalized["model"], normalized["response_model"], normalized["provider"], normalized["input_tokens"] or 0,
         normalized["output_tokens"] or 0, _count(attributes, CACHE_READ_KEYS), _count(attributes, CACHE_WRITE_KEYS),
         start_ns,
-    )  # fmt: skip
+    )
     if found is None:
         normalized["cost_source"] = UNPRICED
         return
@@ -190,12 +190,12 @@ def _table_price(found, moment, input_tokens, output_tokens, cache_read, cache_w
         from genai_prices import Usage
 
         usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=cache_read or None,
-                      cache_write_tokens=cache_write or None)  # fmt: skip
+                      cache_write_tokens=cache_write or None)
         calc = model.calc_price(usage, provider, genai_request_timestamp=moment)
         return Estimate(float(calc.input_price), float(calc.output_price), float(calc.total_price), version)
     input_rate, cache_read_rate, cache_write_rate, output_rate = rates[1]
     return _priced(input_rate, cache_read_rate, cache_write_rate, output_rate, input_tokens, output_tokens,
-                   cache_read, cache_write, version)  # fmt: skip
+                   cache_read, cache_write, version)
 
 
 def _compile(model_price):
@@ -218,7 +218,7 @@ def _rate(price, input_tokens):
 
 
 def _priced(input_rate, cache_read_rate, cache_write_rate, output_rate, input_tokens, output_tokens, cache_read,
-            cache_write, version):  # fmt: skip
+            cache_write, version):
     """Cached tokens at their own rate where the model has one, otherwise as plain input."""
     uncached = input_tokens
     input_price = Decimal(0)
@@ -246,7 +246,7 @@ class _Custom:
 
     def price(self, input_tokens, output_tokens, cache_read, cache_write):
         return _priced(self.input, self.cached_input, None, self.output, input_tokens, output_tokens, cache_read,
-                       cache_write, self.version)  # fmt: skip
+                       cache_write, self.version)
 
 
 class CustomPrices:

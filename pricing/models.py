@@ -18,7 +18,7 @@ class CustomPrice(models.Model):
     cached_input_per_mtok = models.DecimalField(
         "cached input, USD per million tokens", max_digits=14, decimal_places=6, null=True, blank=True,
         help_text="Blank: cached input tokens cost as much as other input tokens.",
-    )  # fmt: skip
+    )
     output_per_mtok = models.DecimalField("output, USD per million tokens", max_digits=14, decimal_places=6)
     valid_from = models.DateTimeField(
         null=True, blank=True, help_text="Spans that started before this are priced otherwise; blank: always."

@@ -18,7 +18,7 @@ from traces.timeframe import ns_from_datetime
 
 PRICED_FIELDS = ("input_cost", "output_cost", "total_cost", "currency", "cost_source", "price_version")
 _READ = ("pk", "trace_id", "start_ns", "category", "model", "response_model", "provider", "input_tokens",
-         "output_tokens", "total_tokens", "attributes") + PRICED_FIELDS  # fmt: skip
+         "output_tokens", "total_tokens", "attributes") + PRICED_FIELDS
 
 
 @dataclass
@@ -72,7 +72,7 @@ def _reprice_batch(ids):
         updates = []
         for row in rows:
             normalized = {key: row[key] for key in ("category", "model", "response_model", "provider",
-                                                    "input_tokens", "output_tokens", "total_tokens")}  # fmt: skip
+                                                    "input_tokens", "output_tokens", "total_tokens")}
             normalized.update(input_cost=None, output_cost=None, total_cost=None, currency="")
             attributes = row["attributes"] if isinstance(row["attributes"], dict) else {}
             price_span(normalized, attributes, row["start_ns"])
@@ -102,5 +102,5 @@ def resum_traces(trace_pks):
     for pk in trace_pks:
         row = sums.get(pk, {})
         traces.append(Trace(pk=pk, total_cost=row.get("cost") or 0.0, estimated_cost=row.get("estimated") or 0.0,
-                            unpriced_spans=row.get("unpriced") or 0))  # fmt: skip
+                            unpriced_spans=row.get("unpriced") or 0))
     Trace.objects.bulk_update(traces, ["total_cost", "estimated_cost", "unpriced_spans"], batch_size=500)

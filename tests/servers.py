@@ -48,7 +48,7 @@ class Server:
     def spans_of(self, trace_id):
         """How many spans of that trace (hex id) the server's database holds."""
         return self.scalar("SELECT COUNT(*) FROM traces_span s JOIN traces_trace t ON t.id = s.trace_id "
-                           "WHERE t.trace_id = %s", (trace_id,))  # fmt: skip
+                           "WHERE t.trace_id = %s", (trace_id,))
 
     def kill(self):
         """SIGKILL the master and every worker at once, as a power cut or the OOM killer would."""
@@ -101,7 +101,7 @@ def gunicorn(tmp_path, workers=2, extra_env=None, args=()):
     with _served(tmp_path, "gunicorn", extra_env, lambda port: [
         sys.executable, "-m", "gunicorn", "msgtrace_server.wsgi", "--workers", str(workers),
         "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--no-control-socket", *args,
-    ]) as server:  # fmt: skip
+    ]) as server:
         yield server
 
 
@@ -111,7 +111,7 @@ def runserver(tmp_path, extra_env=None):
     request handler) on a free loopback port."""
     with _served(tmp_path, "runserver", extra_env, lambda port: [
         sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks",
-    ]) as server:  # fmt: skip
+    ]) as server:
         yield server
 
 
@@ -131,7 +131,7 @@ def _served(tmp_path, name, extra_env, command):
         log_path = tmp_path / f"{name}-{port}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)  # fmt: skip
+                                       start_new_session=True)
             try:
                 wait_for_port(port, process)
                 server = Server(f"http://127.0.0.1:{port}", env, database_url)

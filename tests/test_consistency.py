@@ -22,12 +22,12 @@ OPENINFERENCE, OPENLLMETRY = 901, 902
 
 def openinference(kind, model, prompt, completion, cost):
     return {"openinference.span.kind": kind, "llm.model_name": model, "llm.token_count.prompt": prompt,
-            "llm.token_count.completion": completion, "llm.cost.total": cost}  # fmt: skip
+            "llm.token_count.completion": completion, "llm.cost.total": cost}
 
 
 def openllmetry(kind, model, prompt, completion, cost=None):
     attributes = {"gen_ai.system": "openai", "gen_ai.request.model": model, "gen_ai.usage.prompt_tokens": prompt,
-                  "gen_ai.usage.completion_tokens": completion}  # fmt: skip
+                  "gen_ai.usage.completion_tokens": completion}
     if kind:
         attributes["traceloop.span.kind"] = kind
     else:
@@ -52,7 +52,7 @@ def post_agent_traces(client):
         h.span(trace=t, span=5, parent=4, name="summarize", start_ms=start + 450, duration_ms=200,
                attributes=openinference("LLM", "gpt-4o-mini", 30, 10, 0.001)),
         service="research",
-    ))  # fmt: skip
+    ))
     t, start = OPENLLMETRY, h.ago(10)
     h.post(client, h.body(
         h.span(trace=t, span=1, name="triage.agent", start_ms=start, duration_ms=900,
@@ -73,7 +73,7 @@ def post_agent_traces(client):
                attributes={"openinference.span.kind": "LLM", "llm.token_count.prompt": 5,
                            "llm.token_count.completion": 3}),
         service="support",
-    ))  # fmt: skip
+    ))
 
 
 # Hand-computed from the model calls alone. Per model: (calls, failed calls, input, output, total, cost).
@@ -87,12 +87,12 @@ EXPECTED = {
         "models": {"gpt-4o-mini": (2, 1, 250, 70, 320, 0.0003), "text-embedding-3-small": (1, 0, 12, 0, 12, 0.0),
                    "(no model)": (1, 0, 5, 3, 8, 0.0)},
     },
-}  # fmt: skip
+}
 EVERYTHING = {
     "tokens": (397, 123, 520), "cost": 0.0048, "calls": 6,
     "models": {"gpt-4o-mini": (3, 1, 280, 80, 360, 0.0013), "gpt-4o": (1, 0, 100, 40, 140, 0.0035),
                "text-embedding-3-small": (1, 0, 12, 0, 12, 0.0), "(no model)": (1, 0, 5, 3, 8, 0.0)},
-}  # fmt: skip
+}
 
 
 @pytest.fixture
@@ -123,7 +123,7 @@ def approx(figures):
 def trace_page(client, n):
     page = client.get(f"/traces/{h.tid(n)}").text
     tokens_in, tokens_out = re.search(r"<dt>Tokens in / out</dt><dd>(.*?) <span class=\"muted\">/</span> (.*?)</dd>",
-                                      page).groups()  # fmt: skip
+                                      page).groups()
     cost = re.search(r"<dt>Cost</dt><dd>(.*?)(?: <span class=\"muted cost-|</dd>)", page).group(1)
     usage = page[page.index('<section class="panel usage"') :]
     cells = r'<td class="num" data-label="Calls">(\d+)(.*?)</td>\s*' + "".join(
@@ -137,7 +137,7 @@ def trace_page(client, n):
     return {
         "tokens": (number(tokens_in), number(tokens_out), number(total[4])), "cost": number(cost),
         "calls": int(total[0]), "models": models,
-    }  # fmt: skip
+    }
 
 
 def trace_list_row(client, n):
@@ -151,22 +151,22 @@ def dashboard(client):
     page = client.get("/").text
     stat = lambda label: re.search(  # noqa: E731
         rf'<span class="stat-label">{label}</span>\s*<span class="stat-value">(.*?)</span>\s*'
-        r'<span class="stat-sub">(.*?)</span>', page, re.S).groups()  # fmt: skip
+        r'<span class="stat-sub">(.*?)</span>', page, re.S).groups()
     total, split = stat("Tokens")
     tokens_in, tokens_out = re.match(r"(.*?) in · (.*?) out", unescape(split)).groups()
     models = {}
     for row in re.findall(r'<div class="model-row" role="row">(.*?)\n  </div>', page, re.S):
         model = unescape(re.search(r'class="model-name"[^>]*>(.*?)</span>', row).group(1))
         title = re.search(r"<title>[^<]*: ([\d,]+) tokens \(([\d,]+) in, ([\d,]+) out\) over (\d+) calls?</title>",
-                          unescape(row)).groups()  # fmt: skip
+                          unescape(row)).groups()
         cost = re.findall(r'<span class="hbar-value"[^>]*>(.*?)</span>', row)[1]
         failed = re.search(r'title="failed calls">(\d+)</span>', row)
         models[model] = (int(title[3]), int(failed.group(1)) if failed else 0, number(title[1]), number(title[2]),
-                         number(title[0]), number(cost))  # fmt: skip
+                         number(title[0]), number(cost))
     return {
         "tokens": (number(tokens_in), number(tokens_out), number(total)), "cost": number(stat("Cost")[0]),
         "calls": sum(row[0] for row in models.values()), "models": models,
-    }  # fmt: skip
+    }
 
 
 def api_stats(client, **filters):
@@ -175,11 +175,11 @@ def api_stats(client, **filters):
         row["model"] or "(no model)": (row["calls"], row["errors"], row["input_tokens"], row["output_tokens"],
                                        row["total_tokens"], row["cost"])
         for row in stats["by_model"]
-    }  # fmt: skip
+    }
     return {
         "tokens": (stats["input_tokens"], stats["output_tokens"], stats["total_tokens"]), "cost": stats["total_cost"],
         "calls": sum(row[0] for row in models.values()), "models": models,
-    }  # fmt: skip
+    }
 
 
 def api_trace(client, n):
@@ -188,7 +188,7 @@ def api_trace(client, n):
     return {
         "tokens": (trace["input_tokens"], trace["output_tokens"], trace["total_tokens"]),
         "cost": trace["total_cost"], "subtree_tokens": root["subtree_tokens"], "subtree_cost": root["subtree_cost"],
-    }  # fmt: skip
+    }
 
 
 def stats_command(query=""):
@@ -221,7 +221,7 @@ def test_the_trace_page_counts_each_model_call_once(traces, n):
 def test_the_trace_list_row_shows_the_trace_pages_totals(traces, n):
     expected = EXPECTED[n]
     assert trace_list_row(traces, n) == {"total_tokens": expected["tokens"][2],
-                                         "cost": pytest.approx(expected["cost"], abs=1e-7)}  # fmt: skip
+                                         "cost": pytest.approx(expected["cost"], abs=1e-7)}
 
 
 @pytest.mark.parametrize("n", [OPENINFERENCE, OPENLLMETRY])
@@ -232,7 +232,7 @@ def test_the_api_reports_the_trace_pages_totals_per_trace_and_per_model(traces, 
         "tokens": expected["tokens"], "cost": pytest.approx(expected["cost"], abs=1e-7),
         # The root's subtree is the whole trace: its sums are the trace's.
         "subtree_tokens": expected["tokens"][2], "subtree_cost": pytest.approx(expected["cost"], abs=1e-7),
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize("n", [OPENINFERENCE, OPENLLMETRY])
@@ -241,14 +241,14 @@ def test_the_stats_command_reports_the_trace_pages_totals(traces, n):
     assert stats_command(f"trace:{h.tid(n)}") == {
         "total_tokens": expected["tokens"][2], "cost": pytest.approx(expected["cost"], abs=1e-7),
         "models": short(expected),
-    }  # fmt: skip
+    }
 
 
 def test_the_dashboard_the_stats_api_and_command_add_up_the_same_calls(traces):
     assert dashboard(traces) == approx(EVERYTHING)
     assert api_stats(traces) == approx(EVERYTHING)
     assert stats_command() == {"total_tokens": 520, "cost": pytest.approx(0.0048, abs=1e-7),
-                               "models": short(EVERYTHING)}  # fmt: skip
+                               "models": short(EVERYTHING)}
 
 
 def test_every_surface_agrees_with_every_other(traces):
@@ -283,7 +283,7 @@ def post_estimated_trace(client):
         h.span(trace=t, span=5, parent=1, name="openai.chat", start_ms=start + 700, duration_ms=100,
                attributes=openllmetry(None, "fake-plain", 52, 9)),
         service="estimates",
-    ))  # fmt: skip
+    ))
     return start
 
 
@@ -298,7 +298,7 @@ def test_estimated_costs_agree_to_the_cent_on_every_surface(client):
         calc_price(Usage(input_tokens=1200, output_tokens=300), "gpt-4o", genai_request_timestamp=moment).total_price
         + calc_price(Usage(input_tokens=3000, output_tokens=400, cache_read_tokens=1000), "gpt-4o-mini",
                      genai_request_timestamp=moment).total_price
-    )  # fmt: skip
+    )
     total = estimated + 0.01
     page = trace_page(client, ESTIMATED)
     assert page["cost"] == pytest.approx(total, abs=0.005)  # as shown: to the cent
@@ -309,7 +309,7 @@ def test_estimated_costs_agree_to_the_cent_on_every_surface(client):
     assert (trace["estimated_cost"], trace["unpriced_spans"]) == (pytest.approx(estimated, abs=1e-9), 1)
     stats = client.get("/api/v1/stats", {"window": "all"}).json()
     assert (stats["total_cost"], stats["estimated_cost"], stats["unpriced_spans"]) == (
-        pytest.approx(total, abs=1e-9), pytest.approx(estimated, abs=1e-9), 1)  # fmt: skip
+        pytest.approx(total, abs=1e-9), pytest.approx(estimated, abs=1e-9), 1)
     assert dashboard(client)["cost"] == pytest.approx(total, abs=0.005)
     assert stats_command()["cost"] == pytest.approx(total, abs=0.005)
     # Each surface says how much of the total is estimated, in the same words.

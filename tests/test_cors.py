@@ -20,7 +20,7 @@ def allowed_origin(settings):
 
 def preflight(client, path, origin="https://app.example", method="POST"):
     return client.options(path, HTTP_ORIGIN=origin, HTTP_ACCESS_CONTROL_REQUEST_METHOD=method,
-                          HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type,authorization")  # fmt: skip
+                          HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type,authorization")
 
 
 @pytest.mark.parametrize("path", INGEST_PATHS)

@@ -77,7 +77,7 @@ def test_start_fails_clearly_when_the_secret_key_cannot_be_written(tmp_path):
     result = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=servers.ROOT, capture_output=True, text=True,
         env={**{k: v for k, v in os.environ.items() if k != "SECRET_KEY"}, "MSGTRACE_DB_PATH": str(database)},
-    )  # fmt: skip
+    )
 
     assert result.returncode != 0
     assert f"msgtrace cannot read {tmp_path / 'secret.key'}" in result.stderr

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 def batch(trace, spans, padding=200):
     """A protobuf export of `spans` spans in one trace, about `padding` bytes of attributes each."""
     message = h.request(*[h.span(trace=trace, span=n + 1, name=f"step {n}", attributes={"note": "x" * padding})
-                          for n in range(spans)])  # fmt: skip
+                          for n in range(spans)])
     return message.SerializeToString()
 
 
@@ -93,7 +93,7 @@ def test_dechunk_reads_extensions_and_trailers_and_stops_at_the_limit():
     b"3\r\nabcXY0\r\n\r\n",            # a chunk without its CRLF
     b"3\r\nabc\r\n0\r\nTrailer: 1\r\n",  # trailers that never end
     b"3\r\nabc\r\n",                   # no last chunk
-])  # fmt: skip
+])
 def test_dechunk_rejects_broken_framing(framed):
     with pytest.raises(ValueError):
         request_body.dechunk(io.BytesIO(framed), 1 << 20)
@@ -108,7 +108,7 @@ def stall(server, payload, sent):
     address = urlsplit(server.url)
     sock = socket.create_connection((address.hostname, address.port), timeout=30)
     head = (f"POST /v1/traces HTTP/1.1\r\nHost: {address.netloc}\r\nContent-Type: {h.PROTOBUF}\r\n"
-            f"Content-Length: {len(payload)}\r\n\r\n").encode()  # fmt: skip
+            f"Content-Length: {len(payload)}\r\n\r\n").encode()
     sock.sendall(head + payload[:sent])
     return sock
 
@@ -133,7 +133,7 @@ def health_seconds(server):
 def test_stalled_bodies_keep_no_one_waiting_and_end_with_408(tmp_path):
     deadline = 6
     with servers.gunicorn(tmp_path, args=servers.AS_SHIPPED,
-                          extra_env={"MSGTRACE_BODY_TIMEOUT_SECONDS": str(deadline)}) as server:  # fmt: skip
+                          extra_env={"MSGTRACE_BODY_TIMEOUT_SECONDS": str(deadline)}) as server:
         payload = batch(trace=7, spans=400)  # about 100 KB
         assert len(payload) > 100_000
         started = time.monotonic()
@@ -157,7 +157,7 @@ def test_a_trickled_body_is_cut_off_at_the_deadline(tmp_path):
     """A byte now and then resets no clock: the deadline is for the whole body."""
     deadline = 2
     with servers.gunicorn(tmp_path, args=servers.AS_SHIPPED,
-                          extra_env={"MSGTRACE_BODY_TIMEOUT_SECONDS": str(deadline)}) as server:  # fmt: skip
+                          extra_env={"MSGTRACE_BODY_TIMEOUT_SECONDS": str(deadline)}) as server:
         payload = batch(trace=9, spans=100)
         sock = stall(server, payload, 1000)
         stop = threading.Event()

@@ -42,11 +42,11 @@ def nginx_conf(folder, upstream_port, listen_port):
     whose pid, logs and temp files stay in `folder`."""
     site = SHIPPED.read_text()
     for line, replacement in (("server msgtrace:4321;", f"server 127.0.0.1:{upstream_port};"),
-                              ("listen 80;", f"listen 127.0.0.1:{listen_port};")):  # fmt: skip
+                              ("listen 80;", f"listen 127.0.0.1:{listen_port};")):
         assert site.count(line) == 1, f"deploy/nginx.conf no longer has {line!r}"
         site = site.replace(line, replacement)
     temp = "\n".join(f"    {kind}_temp_path {folder / kind};" for kind in ("client_body", "proxy", "fastcgi",
-                                                                              "uwsgi", "scgi"))  # fmt: skip
+                                                                              "uwsgi", "scgi"))
     user = "user root;\n" if os.geteuid() == 0 else ""  # workers would run as nobody, locked out of folder
     conf = folder / "nginx.conf"
     conf.write_text(f"""{user}worker_processes 1;
@@ -68,7 +68,7 @@ def started(folder):
     with servers.database(folder) as (db_env, database_url):
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MSGTRACE_DB_PATH")}
         env.update(db_env, MSGTRACE_STATIC_ROOT=str(folder / "static"), MSGTRACE_BEHIND_PROXY="true",
-                   SECRET_KEY="tests")  # fmt: skip
+                   SECRET_KEY="tests")
         env.setdefault("MSGTRACE_DB_PATH", str(folder / "msgtrace.sqlite3"))
         port = servers.free_port()
         log_path = folder / "start.log"
@@ -76,7 +76,7 @@ def started(folder):
             process = subprocess.Popen(
                 [sys.executable, "manage.py", "start", "--port", str(port), "--workers", "2"],
                 cwd=servers.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+            )
             try:
                 servers.wait_for_port(port, process, timeout=90)
                 server = servers.Server(f"http://127.0.0.1:{port}", env, database_url)
@@ -96,12 +96,12 @@ def proxied(tmp_path_factory):
         port = servers.free_port()
         conf = nginx_conf(folder, urllib.request.urlparse(server.url).port, port)
         check = subprocess.run([NGINX, "-t", "-q", "-p", str(folder), "-e", str(folder / "error.log"), "-c", str(conf)],
-                               capture_output=True, text=True)  # fmt: skip
+                               capture_output=True, text=True)
         assert check.returncode == 0, check.stderr
         process = subprocess.Popen(
             [NGINX, "-p", str(folder), "-e", str(folder / "error.log"), "-c", str(conf), "-g", "daemon off;"],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
         try:
             servers.wait_for_port(port, process)
             server.upstream = server.url
@@ -129,7 +129,7 @@ def test_a_trace_is_deleted_from_the_list_in_a_browser(proxied):
     assert status == 200 and proxied.spans_of(trace_id) == 2
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                             args=["--no-sandbox", "--disable-gpu", "--no-first-run"])  # fmt: skip
+                                             args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
         try:
             page = browser.new_page(base_url=proxied.url)
             page.set_default_timeout(10_000)
@@ -150,13 +150,13 @@ def test_a_trace_is_deleted_from_the_list_in_a_browser(proxied):
 
 def test_chunked_and_gzip_exports_are_stored(proxied):
     payload = h.request(*[h.span(trace=0xC1, span=n + 1, name=f"chunked {n}", attributes={"pad": "y" * 300})
-                          for n in range(300)]).SerializeToString()  # fmt: skip
+                          for n in range(300)]).SerializeToString()
     assert servers.post_chunked(proxied.url, payload, chunk_size=4096)[0] == 200
     assert proxied.spans_of(h.trace_id(0xC1).hex()) == 300
 
     compressed = h.gz(h.body(*[h.span(trace=0xC2, span=n + 1) for n in range(50)]))
     request = urllib.request.Request(proxied.url + "/v1/traces", data=compressed, method="POST",
-                                     headers={"Content-Type": h.PROTOBUF, "Content-Encoding": "gzip"})  # fmt: skip
+                                     headers={"Content-Type": h.PROTOBUF, "Content-Encoding": "gzip"})
     assert urllib.request.urlopen(request, timeout=30).status == 200
     assert proxied.spans_of(h.trace_id(0xC2).hex()) == 50
 

@@ -30,7 +30,7 @@ class CappedCountPaginator(Paginator):
 @admin.register(Trace)
 class TraceAdmin(admin.ModelAdmin):
     list_display = ["trace_id", "started_at", "root_span_name", "workflow_name", "service_name", "status",
-                    "duration_ms", "span_count", "error_count", "total_tokens", "total_cost"]  # fmt: skip
+                    "duration_ms", "span_count", "error_count", "total_tokens", "total_cost"]
     list_filter = ["status", "service_name", ("started_at", admin.DateFieldListFilter)]
     # Prefix matches: they can use the indexes, where "contains" would read every row.
     search_fields = ["=trace_id", "^workflow_name", "^service_name"]
@@ -43,7 +43,7 @@ class TraceAdmin(admin.ModelAdmin):
     readonly_fields = ["trace_id", "started_at", "ended_at", "duration_ms", "root_span_name", "has_root",
                        "service_name", "workflow_name", "status", "span_count", "error_count", "input_tokens",
                        "output_tokens", "total_tokens", "total_cost", "models_used", "user_id", "session_id",
-                       "updated_at", "spans_table", "open_in_ui"]  # fmt: skip
+                       "updated_at", "spans_table", "open_in_ui"]
     fields = readonly_fields
 
     def get_actions(self, request):
@@ -55,7 +55,7 @@ class TraceAdmin(admin.ModelAdmin):
     def delete_with_spans(self, request, queryset):
         deleted = queryset.delete_with_spans()
         self.message_user(request, f"Deleted {deleted} trace{'s' if deleted != 1 else ''} with their spans.",
-                          messages.SUCCESS)  # fmt: skip
+                          messages.SUCCESS)
 
     def delete_model(self, request, obj):
         Trace.objects.filter(pk=obj.pk).delete_with_spans()
@@ -81,7 +81,7 @@ class TraceAdmin(admin.ModelAdmin):
             "", "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             ((span.span_id, span.name, span.category, span.model, duration_ns(span.duration_ns), _usage(span),
               span.status_message or ("error" if is_error(span.status_code) else "")) for span in spans),
-        )  # fmt: skip
+        )
         more = "" if trace.span_count <= SPANS_SHOWN else f"the first {SPANS_SHOWN} of {trace.span_count}"
         return format_html(
             "<table><thead><tr><th>span id</th><th>name</th><th>kind</th><th>model</th><th>duration</th>"

@@ -246,7 +246,7 @@ class TraceBuilder:
 
     def span(self, name, parent, start, duration, attributes, kind=Span.SPAN_KIND_INTERNAL, scope=SDK):
         span = Span(trace_id=self.trace_id, span_id=self._id(8), name=name, kind=kind,
-                    start_time_unix_nano=start, end_time_unix_nano=start + duration)  # fmt: skip
+                    start_time_unix_nano=start, end_time_unix_nano=start + duration)
         if parent is not None:
             span.parent_span_id = parent.span_id
         span.attributes.extend(KeyValue(key=k, value=_any(v)) for k, v in attributes.items() if v is not None)
@@ -284,7 +284,7 @@ def fail(span, exception_type, message, traceback=None):
         event = span.events.add(name="exception", time_unix_nano=span.end_time_unix_nano)
         event.attributes.extend(KeyValue(key=k, value=_any(v)) for k, v in {
             "exception.type": exception_type, "exception.message": message,
-            "exception.stacktrace": traceback, "exception.escaped": True}.items())  # fmt: skip
+            "exception.stacktrace": traceback, "exception.escaped": True}.items())
 
 
 def stacktrace(frames, exception_type, message):
@@ -298,7 +298,7 @@ def flow(t, name, user, session, question):
     """The msgtrace-sdk root span of a workflow run; its end is set when the work is done."""
     return t.span(name, None, 0, 0, {
         "span.type": "flow", "workflow.name": name, "user.id": user, "session.id": session,
-        "input.value": question})  # fmt: skip
+        "input.value": question})
 
 
 def text(role, content):
@@ -307,7 +307,7 @@ def text(role, content):
 
 def tool_call_message(call_id, name, arguments):
     return {"role": "assistant", "parts": [{"type": "tool_call", "id": call_id, "name": name, "arguments": arguments}],
-            "finish_reason": "tool_calls"}  # fmt: skip
+            "finish_reason": "tool_calls"}
 
 
 def tool_response(call_id, response):
@@ -340,7 +340,7 @@ def chat(t, parent, start, model_name, messages, output, temperature=0.2, max_to
         "gen_ai.usage.cost.currency": "USD",
         "gen_ai.input.messages": _json(messages), "gen_ai.output.messages": _json(output),
         "server.address": "api.openai.com" if model.provider == "openai" else "api.anthropic.com",
-    }, kind=Span.SPAN_KIND_CLIENT, scope=scope)  # fmt: skip
+    }, kind=Span.SPAN_KIND_CLIENT, scope=scope)
 
 
 def openinference_chat(t, parent, start, model_name, messages, reply, temperature=0.0):
@@ -358,7 +358,7 @@ def openinference_chat(t, parent, start, model_name, messages, reply, temperatur
         "llm.cost.prompt": round(input_tokens * model.input_price, 8),
         "llm.cost.completion": round(output_tokens * model.output_price, 8),
         "llm.output_messages.0.message.role": "assistant", "llm.output_messages.0.message.content": reply,
-    }  # fmt: skip
+    }
     for index, (role, content) in enumerate(messages):
         attributes[f"llm.input_messages.{index}.message.role"] = role
         attributes[f"llm.input_messages.{index}.message.content"] = content
@@ -386,11 +386,11 @@ def rate_limited(t, parent, start, model_name, messages, caller):
     span = t.span(f"chat {model_name}", parent, start, t.jitter(150, 500), {
         "gen_ai.operation.name": "chat", "gen_ai.provider.name": model.provider, "gen_ai.request.model": model_name,
         "gen_ai.input.messages": _json(messages), "error.type": exception_type.split(".")[-1]},
-        Span.SPAN_KIND_CLIENT, GENAI_ANTHROPIC if model.provider == "anthropic" else GENAI_OPENAI)  # fmt: skip
+        Span.SPAN_KIND_CLIENT, GENAI_ANTHROPIC if model.provider == "anthropic" else GENAI_OPENAI)
     fail(span, exception_type, message, stacktrace([
         (*caller, "response = await client.create(**request)"),
         (f"/usr/local/lib/python3.12/site-packages/{library}", line, "_request", code),
-    ], exception_type, message))  # fmt: skip
+    ], exception_type, message))
     return span
 
 
@@ -403,31 +403,31 @@ def embedding(t, parent, start, texts):
         "gen_ai.embeddings.dimension.count": 1536, "gen_ai.usage.input_tokens": input_tokens,
         "gen_ai.usage.cost.input_tokens": round(input_tokens * model.input_price, 10),
         "gen_ai.usage.cost.currency": "USD",
-    }, kind=Span.SPAN_KIND_CLIENT, scope=GENAI_OPENAI)  # fmt: skip
+    }, kind=Span.SPAN_KIND_CLIENT, scope=GENAI_OPENAI)
 
 
 def retriever(t, parent, start, name, query, documents, duration):
     """An OpenInference retriever span; `documents` are (id, title, content) with descending scores."""
     scores = sorted((round(t.rng.uniform(0.62, 0.93), 3) for _ in documents), reverse=True)
     found = [{"id": doc_id, "title": title, "score": score, "content": content}
-             for (doc_id, title, content), score in zip(documents, scores)]  # fmt: skip
+             for (doc_id, title, content), score in zip(documents, scores)]
     return t.span(name, parent, start, duration, {
         "openinference.span.kind": "RETRIEVER", "input.value": query,
         "output.value": _json({"documents": found}), "output.mime_type": "application/json",
-        "retrieval.top_k": len(documents)}, scope=LLAMA_INDEX)  # fmt: skip
+        "retrieval.top_k": len(documents)}, scope=LLAMA_INDEX)
 
 
 def tool(t, parent, start, name, arguments, response, duration, call_id=None):
     return t.span(f"execute_tool {name}", parent, start, duration, {
         "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name, "gen_ai.tool.type": "function",
         "gen_ai.tool.call.id": call_id, "gen_ai.tool.call.arguments": _json(arguments),
-        "gen_ai.tool.response": None if response is None else _json(response)})  # fmt: skip
+        "gen_ai.tool.response": None if response is None else _json(response)})
 
 
 def agent(t, parent, start, name, description):
     return t.span(f"invoke_agent {name}", parent, start, 0, {
         "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": name,
-        "gen_ai.agent.description": description})  # fmt: skip
+        "gen_ai.agent.description": description})
 
 
 # Tokens the tool definitions add to every request that offers tools.
@@ -447,23 +447,23 @@ def support_agent(t, user, session, failure=None, size=None):
     root = flow(t, "support_agent", user, session, case["question"])
     guard = t.span("input_guardrail", root, t.jitter(1, 3), t.jitter(25, 90), {
         "span.type": "module", "module.name": "input_guardrail", "module.type": "guardrail",
-        "guardrail.passed": True})  # fmt: skip
+        "guardrail.passed": True})
     # the classifier's prompt carries a few worked examples: extra_input_tokens
     classify = chat(t, root, end(guard) + t.jitter(1, 4), "gpt-4o-mini", [
         text("system", "Classify the customer's message. Answer with JSON: intent, confidence."),
         text("user", case["question"])], [text("assistant", _json({
             "intent": case["intent"], "confidence": round(t.rng.uniform(0.81, 0.99), 2)}))], temperature=0.0,
-        max_tokens=64, extra_input_tokens=260)  # fmt: skip
+        max_tokens=64, extra_input_tokens=260)
     kb = retriever(t, root, end(classify) + t.jitter(1, 5), "kb_search", case["question"],
                    [case["article"], ("kb-001", "Contacting support", "Support answers within 4 hours.")],
-                   t.jitter(120, 380))  # fmt: skip
+                   t.jitter(120, 380))
     embedding(t, kb, kb.start_time_unix_nano + t.jitter(2, 8), [case["question"]])
 
     model = t.rng.choice(["gpt-4o", "gpt-4o", "claude-3-5-sonnet"])
     resolver = agent(t, root, end(kb) + t.jitter(2, 6), "resolver", "Resolves the customer's request with tools.")
     article = case["article"]
     messages = [text("system", f"{SUPPORT_SYSTEM}\n\nHelp-center article {article[0]} ({article[1]}): {article[2]}"),
-                text("user", case["question"])]  # fmt: skip
+                text("user", case["question"])]
     clock = resolver.start_time_unix_nano + t.jitter(1, 4)
     for name, arguments, response in case["tools"]:
         cid = call_id(t)
@@ -471,7 +471,7 @@ def support_agent(t, user, session, failure=None, size=None):
         step = chat(t, resolver, clock, model, messages, [request], extra_input_tokens=TOOL_SCHEMAS)
         timed_out = failure == "tool_timeout" and name == case["tools"][0][0]
         tool_span = tool(t, resolver, end(step) + t.jitter(2, 10), name, arguments, None if timed_out else response,
-                         10 * SECOND if timed_out else t.jitter(60, 450), call_id=cid)  # fmt: skip
+                         10 * SECOND if timed_out else t.jitter(60, 450), call_id=cid)
         if timed_out:
             backend = TOOL_BACKENDS[name]
             message = f"{backend} service did not answer within 10.0 s"
@@ -479,13 +479,13 @@ def support_agent(t, user, session, failure=None, size=None):
                 ("/app/support_bot/tools.py", 88, name, f"response = await {backend}.get('/v2/{name}', timeout=10.0)"),
                 ("/usr/local/lib/python3.12/site-packages/httpx/_client.py", 1814, "get", "return await self.request("),
                 ("/usr/local/lib/python3.12/asyncio/timeouts.py", 115, "__aexit__", "raise TimeoutError from exc_val"),
-            ], "TimeoutError", message))  # fmt: skip
+            ], "TimeoutError", message))
             fail(resolver, "TimeoutError", message)
             close(resolver, end(tool_span) + t.jitter(1, 3))
             fail(root, "TimeoutError", message, stacktrace([
                 ("/app/support_bot/flows.py", 41, "support_agent", "reply = await resolver(question, context)"),
                 ("/app/support_bot/agents.py", 73, "resolver", "result = await tools.call(call)"),
-            ], "TimeoutError", message))  # fmt: skip
+            ], "TimeoutError", message))
             close(root, end(resolver) + t.jitter(2, 8))
             return
         messages = messages + [request, tool_response(cid, response)]
@@ -501,7 +501,7 @@ def ticket_triage(t, user, session, failure=None, size=None):
     subject, category, priority = t.rng.choice(TRIAGE_EMAILS)
     root = flow(t, "ticket_triage", user, session, subject)
     messages = [text("system", "Triage the support email. Answer with JSON: category, priority, summary."),
-                text("user", f"Subject: {subject}\n\nHi, {subject.lower()}. Thanks, {user}")]  # fmt: skip
+                text("user", f"Subject: {subject}\n\nHi, {subject.lower()}. Thanks, {user}")]
     if failure == "rate_limit":
         caller = ("/app/triage/classify.py", 27, "classify")
         step = rate_limited(t, root, t.jitter(2, 6), "gpt-4o-mini", messages, caller)
@@ -510,13 +510,13 @@ def ticket_triage(t, user, session, failure=None, size=None):
         return
     summary = {"category": category, "priority": priority, "summary": subject}
     step = chat(t, root, t.jitter(2, 6), "gpt-4o-mini", messages, [text("assistant", _json(summary))],
-                temperature=0.0, max_tokens=256)  # fmt: skip
+                temperature=0.0, max_tokens=256)
     ticket = f"T-{t.rng.randint(40000, 49999)}"
     last = tool(t, root, end(step) + t.jitter(2, 8), "create_ticket", {**summary, "requester": user},
-                {"ticket_id": ticket, "queue": category}, t.jitter(90, 300))  # fmt: skip
+                {"ticket_id": ticket, "queue": category}, t.jitter(90, 300))
     if priority in ("urgent", "high"):
         last = tool(t, root, end(last) + t.jitter(2, 8), "page_oncall", {"ticket_id": ticket, "priority": priority},
-                    {"paged": "support-oncall", "ack": False}, t.jitter(120, 500))  # fmt: skip
+                    {"paged": "support-oncall", "ack": False}, t.jitter(120, 500))
     root.attributes.add(key="output.value", value=_any(f"{ticket} ({category}, {priority})"))
     close(root, end(last) + t.jitter(2, 6))
 
@@ -527,7 +527,7 @@ def text_to_sql(t, user, session, failure=None, size=None):
     tables = [SQL_TABLES[name] for name in SQL_TABLES if name in sql] or list(SQL_TABLES.values())[:2]
     schema = retriever(t, root, t.jitter(1, 4), "schema_lookup", question,
                        [(f"table:{ddl.split('(')[0]}", ddl.split("(")[0], ddl) for ddl in tables],
-                       t.jitter(30, 120))  # fmt: skip
+                       t.jitter(30, 120))
     system = "You write one PostgreSQL query answering the question. Tables:\n" + "\n".join(tables)
     clock = end(schema) + t.jitter(2, 6)
     if failure == "sql_error":
@@ -541,7 +541,7 @@ def text_to_sql(t, user, session, failure=None, size=None):
             ("/app/sql_copilot/run.py", 52, "run_sql", "rows = await conn.execute(sql)"),
             ("/usr/local/lib/python3.12/site-packages/psycopg/cursor_async.py", 97, "execute",
              "raise ex.with_traceback(None)"),
-        ], "psycopg.errors.UndefinedColumn", message))  # fmt: skip
+        ], "psycopg.errors.UndefinedColumn", message))
         clock = end(bad) + t.jitter(2, 6)
         messages = [("system", system), ("user", question), ("assistant", wrong), ("user", f"Error: {message}")]
     else:
@@ -549,12 +549,12 @@ def text_to_sql(t, user, session, failure=None, size=None):
     generate = openinference_chat(t, root, clock, "gpt-4o", messages, sql)
     rows = [{"row": i + 1} for i in range(min(row_count, 3))]
     run = tool(t, root, end(generate) + t.jitter(2, 6), "run_sql", {"sql": sql},
-               {"row_count": row_count, "rows": rows, "truncated": row_count > 3}, t.jitter(40, 900))  # fmt: skip
+               {"row_count": row_count, "rows": rows, "truncated": row_count > 3}, t.jitter(40, 900))
     run.attributes.extend([KeyValue(key="db.system.name", value=_any("postgresql"))])
     explain = chat(t, root, end(run) + t.jitter(2, 6), "gpt-4o-mini", [
         text("system", "Explain the query result to a business user in one or two sentences."),
         text("user", f"Question: {question}\nResult: {row_count} rows")], [text("assistant", explanation)],
-        temperature=0.3, max_tokens=200)  # fmt: skip
+        temperature=0.3, max_tokens=200)
     root.attributes.add(key="output.value", value=_any(explanation))
     close(root, end(explain) + t.jitter(2, 6))
 
@@ -569,7 +569,7 @@ def sql_autocomplete(t, user, session, failure=None, size=None):
     if not hit:
         last = chat(t, root, end(cache) + t.jitter(1, 3), "gpt-4o-mini", [
             text("system", "Complete the SQL. Answer with the completion only."), text("user", prefix)],
-            [text("assistant", " now() - interval '7 days'")], temperature=0.0, max_tokens=32)  # fmt: skip
+            [text("assistant", " now() - interval '7 days'")], temperature=0.0, max_tokens=32)
     close(root, end(last) + t.jitter(1, 4))
 
 
@@ -583,7 +583,7 @@ def deep_research(t, user, session, failure=None, size=None):
     root = flow(t, "deep_research", user, session, topic)
     plan = chat(t, root, t.jitter(2, 6), "o3-mini", [
         text("system", "Break the research request into independent questions. Answer with a JSON list."),
-        text("user", topic)], [text("assistant", _json(questions))], max_tokens=4096)  # fmt: skip
+        text("user", topic)], [text("assistant", _json(questions))], max_tokens=4096)
     failing = t.rng.randrange(len(questions)) if failure == "rate_limit" else None
     wave_start, finished = end(plan) + t.jitter(2, 10), end(plan)
     for first in range(0, len(questions), 10):
@@ -599,7 +599,7 @@ def deep_research(t, user, session, failure=None, size=None):
     writer = chat(t, root, finished + t.jitter(3, 10), "claude-3-5-sonnet", [
         text("system", "Write a concise research brief with citations from the researchers' notes."),
         text("user", topic)], [text("assistant", report)], temperature=0.4, max_tokens=4096,
-        extra_input_tokens=900 * len(questions))  # fmt: skip
+        extra_input_tokens=900 * len(questions))
     root.attributes.add(key="output.value", value=_any(report))
     close(root, end(writer) + t.jitter(2, 8))
 
@@ -610,22 +610,22 @@ def researcher(t, parent, start, question, failed=False):
     cid = call_id(t)
     arguments = {"query": question, "max_results": 5}
     messages = [text("system", "Research the question with web_search and fetch_page, then take notes."),
-                text("user", question)]  # fmt: skip
+                text("user", question)]
     decide = chat(t, worker, start + t.jitter(1, 4), "claude-3-5-haiku", messages,
-                  [tool_call_message(cid, "web_search", arguments)], extra_input_tokens=TOOL_SCHEMAS // 2)  # fmt: skip
+                  [tool_call_message(cid, "web_search", arguments)], extra_input_tokens=TOOL_SCHEMAS // 2)
     slug = question.lower().replace(":", "").replace(" ", "-")[:48]
     urls = [f"https://{t.rng.choice(SOURCES)}/{slug}-{t.rng.randint(100, 999)}" for _ in range(2)]
     search = tool(t, worker, end(decide) + t.jitter(2, 6), "web_search", arguments,
-                  [{"title": question, "url": url} for url in urls], t.jitter(300, 1400), call_id=cid)  # fmt: skip
+                  [{"title": question, "url": url} for url in urls], t.jitter(300, 1400), call_id=cid)
     clock = end(search)
     for url in urls:
         page = tool(t, worker, clock + t.jitter(1, 5), "fetch_page", {"url": url},
-                    {"status": 200, "chars": t.rng.randint(4000, 40000)}, t.jitter(150, 1800))  # fmt: skip
+                    {"status": 200, "chars": t.rng.randint(4000, 40000)}, t.jitter(150, 1800))
         clock = end(page)
     messages = messages + [tool_call_message(cid, "web_search", arguments), tool_response(cid, urls)]
     if failed:
         step = rate_limited(t, worker, clock + t.jitter(2, 6), "claude-3-5-haiku", messages,
-                            ("/app/research/agents.py", 118, "take_notes"))  # fmt: skip
+                            ("/app/research/agents.py", 118, "take_notes"))
         worker.status.CopyFrom(step.status)
         close(worker, end(step) + t.jitter(1, 3))
         return end(worker)
@@ -633,7 +633,7 @@ def researcher(t, parent, start, question, failed=False):
                f"see {urls[0]} for figures and {urls[1]} for caveats.")
     pages = t.rng.randint(1500, 5000)  # tokens of the pages read
     notes = chat(t, worker, clock + t.jitter(2, 6), "claude-3-5-haiku", messages, [text("assistant", summary)],
-                 extra_input_tokens=pages)  # fmt: skip
+                 extra_input_tokens=pages)
     close(worker, end(notes) + t.jitter(1, 3))
     return end(worker)
 
@@ -714,7 +714,7 @@ def _request(t):
     resource_spans = message.resource_spans.add()
     resource = {"service.name": t.service, **SERVICES[t.service], "deployment.environment.name": "production",
                 "telemetry.sdk.language": "python", "telemetry.sdk.name": "opentelemetry",
-                "telemetry.sdk.version": "1.27.0"}  # fmt: skip
+                "telemetry.sdk.version": "1.27.0"}
     resource_spans.resource.attributes.extend(KeyValue(key=k, value=_any(v)) for k, v in resource.items())
     by_scope = {}
     for scope, span in sorted(t.spans, key=lambda item: item[1].end_time_unix_nano):

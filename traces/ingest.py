@@ -90,12 +90,12 @@ def export_traces(request):
             response = _error(
                 reply, 401, "missing or unknown ingest key: send Authorization: Bearer <key> or x-api-key: <key>",
                 WWW_Authenticate='Bearer realm="msgtrace"',
-            )  # fmt: skip
+            )
         elif encoding is None:
             response = _error(
                 reply, 415,
                 f"unsupported Content-Type {content_type!r}: send application/x-protobuf or application/json",
-            )  # fmt: skip
+            )
         elif _declared_length(request) > limit:
             response = _error(reply, 413, f"the body is over the limit of {limit} bytes (MSGTRACE_MAX_BODY_BYTES)")
         else:
@@ -125,7 +125,7 @@ def export_traces(request):
         else:
             log.exception("the database refused a batch, asking the client to retry")
         response = _error(reply, 503, f"the trace store cannot take writes right now ({health.reason(exc)}); "
-                          "retry later", Retry_After=str(RETRY_AFTER_SECONDS))  # fmt: skip
+                          "retry later", Retry_After=str(RETRY_AFTER_SECONDS))
     _log(request, response, batch, stored, size, started)
     ingest_health.record_http(request, response, batch, stored)
     return response

@@ -80,7 +80,7 @@ OUTLINE_FIELDS = (
     "id", "span_id", "parent_span_id", "name", "start_ns", "end_ns", "duration_ns", "status_code",
     "status_message", "category", "model", "input_tokens", "output_tokens", "total_tokens", "total_cost",
     "currency", "cost_source",
-)  # fmt: skip
+)
 
 
 class SpanExists(Exists):
@@ -119,14 +119,14 @@ class TraceQuerySet(models.QuerySet):
 
     def using_model(self, model):
         return self.filter(SpanExists(Span.objects.filter(trace=OuterRef("pk")).filter(
-            Q(model=model) | Q(response_model=model))))  # fmt: skip
+            Q(model=model) | Q(response_model=model))))
 
     def search(self, q=None, service=None, workflow=None, model=None, status=None, min_duration_ms=None,
                max_duration_ms=None, start=None, end=None, user_id=None, session_id=None, trace_id=None):
-        """The trace list's filters, each applied only when given."""  # fmt: skip
+        """The trace list's filters, each applied only when given."""
         traces = self.matching(q).between(start, end)
         exact = {"service_name": service, "workflow_name": workflow, "status": status, "user_id": user_id,
-                 "session_id": session_id}  # fmt: skip
+                 "session_id": session_id}
         traces = traces.filter(**{field: stored_text(value) for field, value in exact.items() if value})
         if model:
             traces = traces.using_model(stored_text(model))
@@ -160,7 +160,7 @@ class TraceQuerySet(models.QuerySet):
                 locked = list(
                     Trace.objects.using(self.db).filter(pk__in=chunk).order_by("trace_id").select_for_update()
                     .values_list("pk", "run_root_id", "run_trace_count")
-                )  # fmt: skip
+                )
                 chunk = [pk for pk, _, _ in locked]
                 # The runs that lose a trace (traces.runs); a trace alone belongs to none.
                 runs = {root for pk, root, count in locked if root and (root != pk or count > 1)}
@@ -174,7 +174,7 @@ class TraceQuerySet(models.QuerySet):
                     Trace.objects.filter(run_root_id__in=runs).update(
                         run_parent_id=None, run_link=RunLink.NONE, run_root_id=F("pk"), run_trace_count=1,
                         run_span_count=None, run_error_count=None, run_total_tokens=None, run_total_cost=None,
-                    )  # fmt: skip
+                    )
         return deleted
 
     def started_before(self, moment):

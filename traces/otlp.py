@@ -349,7 +349,7 @@ def _check_times(start_ns, end_ns):
 def _span_record(
     trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status_code, status_message,
     trace_state, flags, attributes, dropped, events, links, resource, scope, limit,
-):  # fmt: skip
+):
     parent_span_id = _check_ids(trace_id, span_id, parent_span_id)
     _check_times(start_ns, end_ns)
     for event in events:
@@ -472,7 +472,7 @@ def _pb_link(link, limit):
 _KINDS = {name: number for number, name in enumerate(
     ("SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER", "SPAN_KIND_CLIENT",
      "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER")
-)}  # fmt: skip
+)}
 _STATUS_CODES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
 
 

@@ -64,7 +64,7 @@ def _export(body, context):
         if not ingest.accepts_key(ingest.presented_key(metadata.get("authorization"), metadata.get("x-api-key"))):
             raise _Abort(grpc.StatusCode.UNAUTHENTICATED,
                          "missing or unknown ingest key: send the metadata authorization: Bearer <key> "
-                         "or x-api-key: <key>")  # fmt: skip
+                         "or x-api-key: <key>")
         export.run(body, otlp.PROTOBUF)
         return otlp.export_response(otlp.PROTOBUF, export.batch.rejected, export.batch.error_message)
     except _Abort as exc:
@@ -84,11 +84,11 @@ def _export(body, context):
             log.exception("the database refused a batch, asking the client to retry")
         code = grpc.StatusCode.UNAVAILABLE
         _abort(context, _Abort(code, f"the trace store cannot take writes right now ({health.reason(exc)}); "
-                                     "retry later", retry_after=ingest.RETRY_AFTER_SECONDS))  # fmt: skip
+                                     "retry later", retry_after=ingest.RETRY_AFTER_SECONDS))
     finally:
         if code in HTTP_STATUS:
             ingest_health.record(metadata.get("user-agent", ""), HTTP_STATUS[code], export.batch, export.stored,
-                                 refusal)  # fmt: skip
+                                 refusal)
         close_old_connections()
         _log(code, export, len(body), started)
 

@@ -55,7 +55,7 @@ class QuerySyntaxError(QueryError):
 
 WORD, STRING, FIELD, OP, LPAREN, RPAREN, AND, OR, NOT, MINUS, END = (
     "word", "string", "field", "op", "(", ")", "AND", "OR", "NOT", "-", "end",
-)  # fmt: skip
+)
 _KEYWORDS = {"AND": AND, "and": AND, "OR": OR, "or": OR, "NOT": NOT, "not": NOT}
 _OPERATORS = (">=", "<=", "!=", ">", "<", "=")  # longest first, so ">=" is not read as ">"
 _TERM_STARTS = frozenset({WORD, STRING, FIELD, LPAREN, NOT, MINUS})
@@ -383,7 +383,7 @@ _SCALES = {"": 1, "k": 1000, "K": 1000, "M": 1_000_000}
 _MS_PER_UNIT = {
     "ns": Decimal("0.000001"), "us": Decimal("0.001"), "ms": Decimal(1),
     "s": Decimal(1000), "m": Decimal(60_000), "h": Decimal(3_600_000),
-}  # fmt: skip
+}
 _HEX = re.compile(r"[0-9a-f]+")
 _LOOKUPS = {"=": "exact", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
 _BIGINT = 2**63

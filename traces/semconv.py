@@ -8,7 +8,6 @@ a usable value wins. The README's convention table lists the same order; a test 
 """
 
 import json
-import math
 import re
 
 from pricing.estimate import price_span
@@ -415,7 +414,7 @@ def _message_from_dict(message):
             function = function if isinstance(function, dict) else {}
             result["tool_calls"].append(_tool_call(
                 call.get("id"), function.get("name", call.get("name")), function.get("arguments", call.get("arguments"))
-            ))  # fmt: skip
+            ))
     if message.get("tool_call_id"):
         result["tool_responses"] = [{"id": label(message["tool_call_id"]), "response": result.pop("content")}]
         result["content"] = ""
@@ -444,7 +443,7 @@ def _openinference_messages(attributes, prefix):
     for item in _indexed(attributes, prefix):
         message = {"role": as_text(item.get("message.role")), "content": as_text(item.get("message.content"))}
         calls = _flat_tool_calls(item, "message.tool_calls.",
-                                 ("tool_call.id", "tool_call.function.name", "tool_call.function.arguments"))  # fmt: skip
+                                 ("tool_call.id", "tool_call.function.name", "tool_call.function.arguments"))
         if calls:
             message["tool_calls"] = calls
         messages.append(message)

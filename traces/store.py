@@ -81,18 +81,18 @@ SPAN_COLUMNS = (
     "total_tokens", "input_cost", "output_cost", "total_cost", "currency", "workflow_name",
     "module_name", "module_type", "tool_name", "agent_name", "user_id", "session_id", "cost_source",
     "price_version",
-)  # fmt: skip
+)
 NORMALIZED = SPAN_COLUMNS[SPAN_COLUMNS.index("category") :]
 TRACE_STATE = (
     "id", "trace_id", "start_ns", "end_ns", "span_count", "error_count", "input_tokens", "output_tokens",
     "total_tokens", "total_cost", "models_used", "has_root", "root_span_name", "service_name",
     "workflow_name", "user_id", "session_id", "estimated_cost", "unpriced_spans",
-)  # fmt: skip
+)
 TRACE_UPDATE = (
     "service_name", "root_span_name", "has_root", "workflow_name", "started_at", "ended_at", "start_ns",
     "end_ns", "duration_ms", "span_count", "error_count", "input_tokens", "output_tokens", "total_tokens",
     "total_cost", "models_used", "user_id", "session_id", "status", "updated_at", "estimated_cost", "unpriced_spans",
-)  # fmt: skip
+)
 RESOURCE_COLUMNS = ("fingerprint", "attributes", "dropped_attributes_count", "schema_url")
 SCOPE_COLUMNS = ("fingerprint", "name", "version", "attributes", "dropped_attributes_count", "schema_url")
 EVENT_COLUMNS = ("span_id", "position", "time_ns", "name", "attributes", "dropped_attributes_count")
@@ -342,7 +342,7 @@ def _insert_spans(cursor, sql, states, fresh, resources, scopes, encoded):
                     span.service_name,
                     *[normalized[column] for column in NORMALIZED],
                 )
-            )  # fmt: skip
+            )
             if span.events or span.links:
                 needs_id.append((pk, span))
     if not rows:
@@ -484,7 +484,7 @@ def _update_traces(cursor, sql, states, fresh):
                 state["session_id"], "error" if state["error_count"] else "ok", now, state["estimated_cost"],
                 state["unpriced_spans"], state["id"],
             )
-        )  # fmt: skip
+        )
     if rows:
         assignments = ",".join(f"{c}={sql.json if c == 'models_used' else '%s'}" for c in TRACE_UPDATE)
         cursor.executemany(f"UPDATE traces_trace SET {assignments} WHERE id=%s", rows)

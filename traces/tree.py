@@ -8,7 +8,7 @@ from traces.models import counts_as_usage, is_error
 
 class Node:
     __slots__ = ("span", "children", "depth", "orphan", "subtree_spans", "subtree_errors", "subtree_tokens",
-                 "subtree_cost")  # fmt: skip
+                 "subtree_cost")
 
     def __init__(self, span):
         self.span = span

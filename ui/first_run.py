@@ -38,7 +38,7 @@ def _otel(request, base):
             "OTLP over HTTP with protobuf: this server's OTLP/gRPC port is turned off (MSGTRACE_GRPC_PORT=0).")
     host, _ = split_domain_port(request.get_host())
     variables = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{host}:{settings.MSGTRACE_GRPC_PORT}",
-                 "OTEL_SERVICE_NAME": "my-agent"}  # fmt: skip
+                 "OTEL_SERVICE_NAME": "my-agent"}
     return variables, (f"OTLP over gRPC, the SDKs' default. OTLP/HTTP works too: the endpoint {base.rstrip('/')} "
                        "with OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf.")
 

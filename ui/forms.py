@@ -50,7 +50,7 @@ class DashboardForm(forms.Form):
 class TraceListForm(forms.Form):
     q = forms.CharField(required=False, strip=False, max_length=4000, label="Search", widget=_text(
         "Search, e.g.  error:true duration:>2s model:gpt-4o*", id="search", type="search",
-        spellcheck="false", autocapitalize="off", **{"aria-label": "Search traces"}))  # fmt: skip
+        spellcheck="false", autocapitalize="off", **{"aria-label": "Search traces"}))
     status = forms.ChoiceField(choices=[("", "Any")] + list(Status.choices), required=False)
     service = forms.CharField(required=False, max_length=256, widget=_text("any service"))
     workflow = forms.CharField(required=False, max_length=256, widget=_text("any workflow"))
@@ -58,7 +58,7 @@ class TraceListForm(forms.Form):
     min_duration_ms = forms.FloatField(required=False, min_value=0, label="Min duration (ms)", widget=_number("min"))
     max_duration_ms = forms.FloatField(required=False, min_value=0, label="Max duration (ms)", widget=_number("max"))
     start = forms.CharField(required=False, max_length=64, label="Since", widget=_text(
-        "any time", list="start-presets", title="15m, 1h, 24h, 7d, 30d or an ISO-8601 time"))  # fmt: skip
+        "any time", list="start-presets", title="15m, 1h, 24h, 7d, 30d or an ISO-8601 time"))
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
     cursor = forms.CharField(required=False, max_length=512)
     before = forms.CharField(required=False, max_length=512)
@@ -151,7 +151,7 @@ class TraceListForm(forms.Form):
     def filter_errors(self):
         """(label, messages) of the invalid fields; a query the language cannot read is shown under the query."""
         return [(self[name].label if name in self.fields else "Filters", errors)
-                for name, errors in self.errors.items() if name != "q" or not self.query_error]  # fmt: skip
+                for name, errors in self.errors.items() if name != "q" or not self.query_error]
 
     def is_filtered(self):
         return any(self.params().get(name) for name in FILTERS)

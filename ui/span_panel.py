@@ -23,7 +23,7 @@ _DATA_URL = re.compile(r"data:([\w.+-]+/[\w.+-]+);base64,([A-Za-z0-9+/=]{256,})"
 ROLES = {
     "system": "system", "developer": "system", "user": "user", "human": "user", "assistant": "assistant",
     "ai": "assistant", "model": "assistant", "tool": "tool", "function": "tool", "ipython": "tool",
-}  # fmt: skip
+}
 
 
 class Value:
@@ -195,7 +195,7 @@ def tool_calls(span, attributes):
     result = attributes.get("gen_ai.tool.response", attributes.get("gen_ai.tool.call.result"))
     if arguments is not None or result is not None:
         calls.append(ToolCall(span.tool_name or attributes.get("gen_ai.tool.name"),
-                              attributes.get("gen_ai.tool.call.id"), arguments, result))  # fmt: skip
+                              attributes.get("gen_ai.tool.call.id"), arguments, result))
     responses = {}
     for item in _indexed_json(attributes, "tool.responses"):
         responses.setdefault(semconv.label(item.get("id")) or "", item)
@@ -204,7 +204,7 @@ def tool_calls(span, attributes):
         call_id = semconv.label(item.get("id")) or ""
         response = responses.pop(call_id, None)
         calls.append(ToolCall(item.get("name", function.get("name")), call_id,
-                              item.get("arguments", function.get("arguments")), _response_of(response)))  # fmt: skip
+                              item.get("arguments", function.get("arguments")), _response_of(response)))
     for call_id, response in responses.items():
         calls.append(ToolCall(response.get("name", ""), call_id, result=_response_of(response)))
     return calls
@@ -291,7 +291,7 @@ class EventView:
                 "stacktrace": _plain(attributes.get("exception.stacktrace")),
             }
             attributes = {k: v for k, v in attributes.items() if k not in
-                          ("exception.type", "exception.message", "exception.stacktrace")}  # fmt: skip
+                          ("exception.type", "exception.message", "exception.stacktrace")}
         self.attributes = attribute_rows(attributes)
 
     @property

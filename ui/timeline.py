@@ -23,7 +23,7 @@ COLLAPSE_DEPTH = 3
 PALETTE = {
     "llm": "llm", "embedding": "embedding", "retriever": "retriever", "reranker": "retriever",
     "tool": "tool", "agent": "agent", "workflow": "workflow", "chain": "workflow", "module": "workflow",
-}  # fmt: skip
+}
 VIEWS = ("timeline", "tree")
 NS = {"ns": 1, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 
@@ -32,7 +32,7 @@ class Row:
     """One drawn row: a span with its geometry and figures, or a "more" row standing for a slice."""
 
     __slots__ = ("node", "span", "depth", "expanded", "load_url", "url", "x", "w", "label_at", "more", "count",
-                 "currency", "duration", "inferred")  # fmt: skip
+                 "currency", "duration", "inferred")
 
     def __init__(self, node=None, depth=0, expanded=False, load_url="", url="", more=False, count=0, currency=None):
         self.node = node
@@ -138,7 +138,7 @@ class Layout:
             node = stack.pop()
             is_open = expanded is None or id(node) in expanded
             row = Row(node, node.depth, is_open and bool(node.children), url=self.span_url(node.span.span_id),
-                      currency=self.currency)  # fmt: skip
+                      currency=self.currency)
             row.inferred = node.span.span_id in self.inferred
             if node.children and not is_open:
                 row.load_url = self.subtree_url(node.span.span_id)
@@ -250,4 +250,4 @@ def ticks(total_ns, target=5):
     unit = _unit(total_ns)
     count = int(total_ns // step)
     return [Tick(_percent(i * step / total_ns * 100), tick_label(i * step, unit), i * step / total_ns * 100)
-            for i in range(count + 1)]  # fmt: skip
+            for i in range(count + 1)]

@@ -50,5 +50,5 @@ def trace_page(request, trace, view, panel=None):
         "trace": trace, "layout": layout, "rows": layout.rows(), "panel": panel, "nav": "traces",
         "errors": errors, "errors_total": errors_total, "errors_left_out": errors_total - len(errors),
         "models": models, "models_total": models_total, "run": members if len(members) > 1 else None,
-    }  # fmt: skip
+    }
     return render(request, TEMPLATE, context)

@@ -13,7 +13,7 @@ ERROR_LIMIT = 50
 
 class ModelUsage:
     __slots__ = ("model", "calls", "errors", "input_tokens", "output_tokens", "total_tokens", "_costs",
-                 "estimated_cost", "unpriced_spans")  # fmt: skip
+                 "estimated_cost", "unpriced_spans")
 
     def __init__(self, model):
         self.model = model

@@ -47,7 +47,7 @@ def model_calls(message):
                 attributes = {kv.key: kv.value for kv in span.attributes}
                 if span.name == "openai.chat":
                     calls.append((span.start_time_unix_nano, attributes["gen_ai.usage.input_tokens"].int_value,
-                                  attributes["gen_ai.usage.output_tokens"].int_value))  # fmt: skip
+                                  attributes["gen_ai.usage.output_tokens"].int_value))
     return calls
 
 
@@ -135,7 +135,7 @@ def test_a_custom_price_wins_over_the_table_and_reprice_applies_it_to_stored_spa
     call_command("reprice", "--since", "3650d", "--model", "gpt-4o-mini", "--batch-size", "1", stdout=out)
     assert out.getvalue().splitlines() == [
         "  1/2 model calls", "  2/2 model calls", "repriced 2 model calls: 2 changed, 2 traces' totals updated",
-    ]  # fmt: skip
+    ]
     spans = Span.objects.filter(name="openai.chat").order_by("start_ns")
     for span, (_start, input_tokens, output_tokens) in zip(spans, calls, strict=True):
         expected = (input_tokens * 1 + output_tokens * 2) / 1e6
@@ -149,7 +149,7 @@ def test_a_custom_price_wins_over_the_table_and_reprice_applies_it_to_stored_spa
     h.post(client, msgflux_capture("003.bin"))
     for span, (_start, input_tokens, output_tokens) in zip(
         Span.objects.filter(name="openai.chat").order_by("-start_ns")[:2][::-1], model_calls(msgflux_capture("003.bin"))
-    ):  # fmt: skip
+    ):
         assert span.total_cost == pytest.approx((input_tokens + output_tokens * 2) / 1e6)
 
 
@@ -167,7 +167,7 @@ def test_a_custom_price_prices_a_self_hosted_model_once_reprice_runs(client):
 def test_a_custom_price_in_force_from_a_date_leaves_earlier_calls_at_the_table_rate(client):
     h.post(client, h.body(h.span(model="gpt-4o-mini", tokens=(1000, 1000))))  # 2026-01-01
     CustomPrice.objects.create(model="gpt-4o-mini", input_per_mtok=Decimal("9"), output_per_mtok=Decimal("9"),
-                               valid_from=datetime(2026, 2, 1, tzinfo=timezone.utc))  # fmt: skip
+                               valid_from=datetime(2026, 2, 1, tzinfo=timezone.utc))
     call_command("reprice", stdout=io.StringIO())
     assert Span.objects.get().total_cost == pytest.approx(table_price("gpt-4o-mini", h.T0, 1000, 1000))
 
@@ -176,7 +176,7 @@ def test_custom_prices_are_editable_in_the_admin(admin_client):
     response = admin_client.post("/admin/pricing/customprice/add/", {
         "model": "ft:gpt-4o-mini:acme", "provider": "", "input_per_mtok": "0.3", "cached_input_per_mtok": "",
         "output_per_mtok": "1.2", "valid_from_0": "", "valid_from_1": "", "note": "fine-tuned",
-    })  # fmt: skip
+    })
     assert response.status_code == 302
     price = CustomPrice.objects.get()
     assert (price.model, price.input_per_mtok, price.output_per_mtok) == ("ft:gpt-4o-mini:acme", Decimal("0.3"), Decimal("1.2"))

@@ -41,7 +41,7 @@ def test_cache_writes_are_priced_apart_too():
     moment = datetime(2025, 3, 1, tzinfo=timezone.utc)
     found = estimate("claude-3-5-sonnet-20241022", "", "anthropic", 5000, 100, 1000, 2000, ns(moment))
     expected = table("claude-3-5-sonnet-20241022", moment, input_tokens=5000, output_tokens=100,
-                     cache_read_tokens=1000, cache_write_tokens=2000)  # fmt: skip
+                     cache_read_tokens=1000, cache_write_tokens=2000)
     assert found.total_cost == pytest.approx(float(expected.total_price), abs=1e-12)
 
 
@@ -52,7 +52,7 @@ def test_cache_writes_are_priced_apart_too():
     ("GPT-4o-mini", "gpt-4o-mini"),
     ("anthropic/claude-3-5-sonnet-20241022", "claude-3-5-sonnet"),
     ("us.anthropic.claude-3-5-sonnet-20241022-v2:0", "claude-3-5-sonnet"),
-])  # fmt: skip
+])
 def test_model_names_as_clients_send_them_resolve(name, resolves_to):
     found = estimate(name, "", "", 10_000, 1_000, 0, 0, ns(JUNE_2025))
     expected = table(resolves_to, input_tokens=10_000, output_tokens=1_000)
@@ -121,7 +121,7 @@ def test_the_fast_path_agrees_with_genai_prices_for_every_model_in_the_table(usa
                 Usage(input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=cache_read or None,
                       cache_write_tokens=cache_write or None),
                 provider, genai_request_timestamp=JUNE_2025,
-            )  # fmt: skip
+            )
             ours = _table_price((provider, model), JUNE_2025, *usage)
             if abs(ours.total_cost - float(calc.total_price)) > 1e-9:
                 disagreements.append((provider.id, model.id, ours.total_cost, float(calc.total_price)))
@@ -131,7 +131,7 @@ def test_the_fast_path_agrees_with_genai_prices_for_every_model_in_the_table(usa
 def normalized(**fields):
     base = {"category": "llm", "model": "gpt-4o-mini", "response_model": "", "provider": "openai",
             "input_tokens": 1000, "output_tokens": 100, "total_tokens": 1100, "input_cost": None,
-            "output_cost": None, "total_cost": None, "currency": ""}  # fmt: skip
+            "output_cost": None, "total_cost": None, "currency": ""}
     return base | fields
 
 
@@ -157,7 +157,7 @@ def test_only_model_calls_get_a_cost_source():
 
 
 @pytest.mark.parametrize("key", ["gen_ai.usage.cache_read_input_tokens", "gen_ai.usage.cache_read.input_tokens",
-                                 "llm.token_count.prompt_details.cache_read"])  # fmt: skip
+                                 "llm.token_count.prompt_details.cache_read"])
 def test_cached_tokens_are_read_from_openllmetry_otel_and_openinference_keys(key):
     fields = normalized(output_tokens=0)
     price_span(fields, {key: 400}, ns(JUNE_2025))

@@ -22,7 +22,7 @@ def admin_client(client):
 def many_traces(client):
     spans = [h.span(trace=t, span=s, parent=None if s == 1 else 1, name=f"t{t}s{s}", start_ms=t * 1000 + s,
                     events=[{"name": "e"}] if s == 2 else (), links=[(1, 1)] if s == 3 else ())
-             for t in range(1, 2001) for s in range(1, 4)]  # fmt: skip
+             for t in range(1, 2001) for s in range(1, 4)]
     for start in range(0, len(spans), 1500):  # 500 traces a request: 1,500 on svc-a, 500 on svc-b
         h.post(client, h.body(*spans[start : start + 1500], service="svc-a" if start < 4500 else "svc-b"))
     return client

@@ -23,14 +23,14 @@ def run(*args):
 def store(client):
     """Trace 1: 40 days old, ok. Trace 2: 2 hours old, an error in a child. Trace 3: 10 minutes old."""
     h.post(client, h.body(h.span(trace=1, span=1, name="old flow", start_ms=ago(40 * 24 * 60)),
-                          service="api"))  # fmt: skip
+                          service="api"))
     h.post(client, h.body(h.span(trace=2, span=1, name="support flow", start_ms=ago(120), duration_ms=900),
                           h.span(trace=2, span=2, parent=1, name="lookup", start_ms=ago(120) + 1000,
                                  error="timeout", events=[{"name": "exception"}]),
-                          service="api"))  # fmt: skip
+                          service="api"))
     h.post(client, h.body(h.span(trace=3, span=1, name="research flow", start_ms=ago(10),
                                  attributes={"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 10}),
-                          service="web"))  # fmt: skip
+                          service="web"))
     return client
 
 
@@ -55,7 +55,7 @@ def test_delete_by_id_and_by_query(store):
     assert out.strip() == "deleted 1 trace"
     assert (sorted(Trace.objects.values_list("trace_id", flat=True)), SpanEvent.objects.count()) == (
         [tid(1), tid(3)], 0,
-    )  # fmt: skip
+    )
     out, _ = run("traces", "delete", "--query", "service:web")
     assert out.strip() == "deleted 1 trace"
     assert list(Trace.objects.values_list("trace_id", flat=True)) == [tid(1)]
@@ -70,7 +70,7 @@ def test_delete_by_id_and_by_query(store):
     (("prune", "--older-than", "30 days"), "is not an age"),
     (("traces", "import", "/nonexistent.bin"), "/nonexistent.bin"),
     (("stats", "--window", "2y"), "unknown window"),
-])  # fmt: skip
+])
 def test_bad_input_is_a_command_error_that_changes_nothing(store, args, message):
     with pytest.raises(CommandError, match=message):
         run(*args)
@@ -79,7 +79,7 @@ def test_bad_input_is_a_command_error_that_changes_nothing(store, args, message)
 
 def test_export_and_import_round_trip_exactly(store, tmp_path):
     before = {s.span_id: (s.name, s.attributes, s.status_message, s.start_ns, s.end_ns)
-              for s in Span.objects.filter(trace__trace_id=tid(2))}  # fmt: skip
+              for s in Span.objects.filter(trace__trace_id=tid(2))}
     path = tmp_path / "trace.json"
     _, err = run("traces", "export", tid(2), "--output", str(path))
     assert err.strip() == "exported 1 trace as otlp-json"
@@ -89,7 +89,7 @@ def test_export_and_import_round_trip_exactly(store, tmp_path):
 
     assert out.strip() == "imported 1 file: 2 spans stored, 0 already stored, 0 rejected"
     after = {s.span_id: (s.name, s.attributes, s.status_message, s.start_ns, s.end_ns)
-             for s in Span.objects.filter(trace__trace_id=tid(2))}  # fmt: skip
+             for s in Span.objects.filter(trace__trace_id=tid(2))}
     assert after == before
     assert Trace.objects.get(trace_id=tid(2)).error_count == 1
 
@@ -98,7 +98,7 @@ def test_import_takes_protobuf_gzip_and_json_captures(tmp_path):
     gz = tmp_path / "mt.bin.gz"
     gz.write_bytes(gzip.compress((h.CORPUS / "msgtrace-sdk/007.bin").read_bytes()))
     out, err = run("traces", "import", str(h.CORPUS / "otel-python/001.bin"), str(gz),
-                   str(h.CORPUS / "otel-python-json/001.json"))  # fmt: skip
+                   str(h.CORPUS / "otel-python-json/001.json"))
     assert out.strip() == "imported 3 files: 28 spans stored, 0 already stored, 0 rejected"
     assert "[3/3]" in err
     assert Span.objects.count() == 28

@@ -34,10 +34,10 @@ def client_batches(client):
                 kind=3, error="failed" if serial % 17 == 0 else None,
                 attributes={"gen_ai.request.model": f"model-{serial % 3}", "gen_ai.usage.input_tokens": serial % 50,
                             "gen_ai.usage.output_tokens": 5},
-            ))  # fmt: skip
+            ))
         if client == 0 and n == 0:  # the roots, sent by one client alongside everything else
             spans += [h.span(trace=t, span=1000 + t, name=f"root {t}", start_ms=0, duration_ms=10**6)
-                      for t in range(1, TRACES + 1)]  # fmt: skip
+                      for t in range(1, TRACES + 1)]
         batches.append(h.body(*spans))
     batches.append(batches[len(batches) // 2])  # a retry of a request already acknowledged
     return batches
@@ -46,7 +46,7 @@ def client_batches(client):
 def send_all(url, batches, statuses):
     for payload in batches:
         request = urllib.request.Request(url + "/v1/traces", data=payload, method="POST",
-                                         headers={"Content-Type": "application/x-protobuf"})  # fmt: skip
+                                         headers={"Content-Type": "application/x-protobuf"})
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 statuses.append(response.status)
@@ -57,7 +57,7 @@ def send_all(url, batches, statuses):
 def test_concurrent_clients_never_see_database_is_locked_and_lose_nothing(busy_server):
     statuses = []
     threads = [threading.Thread(target=send_all, args=(busy_server.url, client_batches(c), statuses))
-               for c in range(CLIENTS)]  # fmt: skip
+               for c in range(CLIENTS)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -344,13 +344,13 @@ def test_msgtrace_flow_and_modules_without_use_span_are_three_unrelated_root_tra
     flow = rows["research_flow"]
     assert (flow.kind, flow.category, flow.workflow_name, flow.module_name) == (
         SpanKind.SERVER, "workflow", "research_flow", ""
-    )  # fmt: skip
+    )
     for name in ("tool_search", "llm_synthesis"):
         module = rows[name]
         assert module.attributes == {"span.type": "module"}
         assert (module.kind, module.category, module.module_name, module.workflow_name) == (
             SpanKind.INTERNAL, "module", name, ""
-        )  # fmt: skip
+        )
     assert dict(Trace.objects.values_list("root_span_name", "workflow_name")) == {
         "research_flow": "research_flow",
         "tool_search": "",
@@ -383,7 +383,7 @@ def test_msgtrace_async_spans_keep_their_overlapping_times_and_the_flow_workflow
     search = span("async_vector_search")
     assert (search.category, search.module_name, search.module_type) == (
         "retriever", "async_vector_search", "Retriever"
-    )  # fmt: skip
+    )
     assert search.duration_ns == 1795597153841245373 - 1795597153831094281
     chat = span("async_chat")
     assert flow.start_ns < chat.start_ns < search.start_ns < search.end_ns < chat.end_ns < flow.end_ns
@@ -430,7 +430,7 @@ def test_msgtrace_use_span_builds_a_tree_with_every_setter_and_event(client, nam
     children = Span.objects.filter(parent_span_id=agent.span_id).order_by("start_ns")
     assert [c.name for c in children] == [
         "chat gpt-5", "get_weather", "chat gpt-5", "embeddings text-embedding-3-small", "get_forecast"
-    ]  # fmt: skip
+    ]
     assert {c.trace_id for c in children} == {flow.trace_id}
     # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES are ignored by msgtrace-sdk (014): the resource is its own.
     assert flow.resource.attributes == {"service.name": "support-bot"}
@@ -454,7 +454,7 @@ def test_msgtrace_use_span_builds_a_tree_with_every_setter_and_event(client, nam
     }
     assert (flow.category, flow.workflow_name, flow.user_id, flow.session_id) == (
         "workflow", "support_flow", "user_456", "session_789"
-    )  # fmt: skip
+    )
     assert (flow.module_name, flow.module_type) == ("SupportFlow", "Workflow")
     assert events(flow) == [
         ("gen_ai.flow.step", {"step_number": 1, "plan": "route to agent"}),
@@ -466,7 +466,7 @@ def test_msgtrace_use_span_builds_a_tree_with_every_setter_and_event(client, nam
 
     assert (agent.category, agent.agent_name, agent.module_name, agent.module_type, agent.operation) == (
         "agent", "weather_agent", "WeatherAgent", "Agent", "agent"
-    )  # fmt: skip
+    )
     assert agent.attributes["gen_ai.agent.response"] == (
         '{"answer": "Il fait beau \\u00e0 Paris : 22 \\u00b0C et ensoleill\\u00e9 \\u2600\\ufe0f"}'
     )
@@ -475,7 +475,7 @@ def test_msgtrace_use_span_builds_a_tree_with_every_setter_and_event(client, nam
     first_chat, second_chat = children[0], children[2]
     assert (first_chat.category, first_chat.model, first_chat.response_model, first_chat.provider) == (
         "llm", "gpt-5", "gpt-5-2025-08-07", "openai"
-    )  # fmt: skip
+    )
     assert (first_chat.input_tokens, first_chat.output_tokens, first_chat.total_tokens) == (120, 24, 144)
     assert (first_chat.input_cost, first_chat.output_cost, first_chat.currency) == (0.00015, 0.00024, "USD")
     assert first_chat.total_cost == pytest.approx(0.00039, rel=1e-12)
@@ -491,7 +491,7 @@ def test_msgtrace_use_span_builds_a_tree_with_every_setter_and_event(client, nam
     assert [name for name, _ in events(first_chat)] == [
         "gen_ai.model.request", "gen_ai.model.reasoning", "gen_ai.model.response.chunk",
         "gen_ai.model.response.chunk", "gen_ai.model.response",
-    ]  # fmt: skip
+    ]
     assert events(first_chat)[3] == ("gen_ai.model.response.chunk", {"chunk": " vais", "index": 1})
     assert (second_chat.input_tokens, second_chat.output_tokens, second_chat.total_tokens) == (160, 20, 180)
     assert (second_chat.input_cost, second_chat.output_cost, second_chat.currency) == (0.0002, 0.0002, "EUR")
@@ -500,32 +500,32 @@ def test_msgtrace_use_span_builds_a_tree_with_every_setter_and_event(client, nam
     tool = children[1]
     assert (tool.category, tool.tool_name, tool.module_name, tool.module_type) == (
         "tool", "get_weather", "GetWeather", "Tool"
-    )  # fmt: skip
+    )
     assert events(tool) == [
         ("gen_ai.tool.call", {"tool_name": "get_weather", "tool_id": "call_1", "arguments": '{"city": "Paris"}', "step": 1}),
         ("gen_ai.tool.result", {"tool_name": "get_weather", "tool_id": "call_1",
                                 "result": '{"city": "Paris", "temp_c": 22, "sky": "sunny"}', "step": 1}),
-    ]  # fmt: skip
+    ]
     embedding = children[3]
     assert (embedding.category, embedding.model, embedding.input_tokens, embedding.output_tokens) == (
         "embedding", "text-embedding-3-small", 12, None
-    )  # fmt: skip
+    )
     assert embedding.total_tokens == 12
     failing = children[4]
     assert (failing.status_code, failing.status_message, failing.tool_name) == (
         StatusCode.ERROR, "HTTP 503 from weather API", "get_forecast"
-    )  # fmt: skip
+    )
     assert [name for name, _ in events(failing)] == ["gen_ai.tool.error", "exception"]
     assert events(failing)[0][1] == {
         "tool_name": "get_forecast", "tool_id": "call_2", "error": "HTTP 503 from weather API", "step": 2
-    }  # fmt: skip
+    }
     assert events(failing)[1][1]["exception.type"] == "ConnectionError"
 
     trace = trace_of(flow)
     assert (trace.span_count, trace.error_count, trace.status, trace.has_root) == (7, 1, "error", True)
     assert (trace.root_span_name, trace.workflow_name, trace.service_name) == (
         "support_flow", "support_flow", "support-bot"
-    )  # fmt: skip
+    )
     assert (trace.user_id, trace.session_id) == ("user_456", "session_789")
     # The two chats and the embedding; the agent and flow repeat nothing.
     assert (trace.input_tokens, trace.output_tokens, trace.total_tokens) == (292, 44, 336)
@@ -580,7 +580,7 @@ def test_msgtrace_large_request_keeps_a_270k_char_prompt_whole_and_bytes_as_base
     }
     assert (chat.category, chat.model, chat.input_tokens, chat.output_tokens, chat.total_tokens) == (
         "llm", "gpt-5", 85_000, 25_000, 110_000
-    )  # fmt: skip
+    )
     assert (chat.input_cost, chat.output_cost, chat.total_cost, chat.currency) == (0.2125, 0.25, 0.4625, "USD")
     trace = trace_of(chat)
     assert (trace.total_tokens, trace.total_cost, trace.models_used) == (110_000, 0.4625, ["gpt-5"])
@@ -607,7 +607,7 @@ def test_msgtrace_trace_split_over_three_requests_with_the_root_last_becomes_one
     assert (trace.span_count, trace.has_root, trace.root_span_name) == (1201, True, "bulk_flow")
     assert (trace.workflow_name, trace.service_name, trace.error_count, trace.status) == (
         "bulk_flow", "msgtrace-app", 0, "ok"
-    )  # fmt: skip
+    )
     assert (trace.input_tokens, trace.output_tokens, trace.total_tokens) == (27_840, 5_800, 33_640)
     assert trace.total_cost == pytest.approx(1160 * 3e-05, rel=1e-9)
     assert trace.models_used == ["gpt-5-mini"]
@@ -617,7 +617,7 @@ def test_msgtrace_trace_split_over_three_requests_with_the_root_last_becomes_one
     root = span("bulk_flow")
     assert (root.parent_span_id, root.kind, root.category, root.workflow_name) == (
         "", SpanKind.SERVER, "workflow", "bulk_flow"
-    )  # fmt: skip
+    )
     steps = Span.objects.filter(parent_span_id=root.span_id)
     assert steps.count() == 40
     assert set(steps.values_list("category", flat=True)) == {"agent"}
@@ -663,7 +663,7 @@ def test_msgflux_spans_get_the_category_of_their_convention(client, name):
         if row.name == "openai.chat":
             assert (row.kind, row.scope.name, row.scope.version) == (
                 SpanKind.CLIENT, "opentelemetry.instrumentation.openai.v1", "0.62.4"
-            )  # fmt: skip
+            )
             assert (row.category, row.provider, row.operation) == ("llm", "openai", "chat")
             assert row.model == row.attributes["gen_ai.request.model"]
             assert row.response_model == row.attributes.get("gen_ai.response.model", "")
@@ -691,7 +691,7 @@ def test_msgflux_bare_model_call_is_one_openllmetry_span_with_new_genai_keys(cli
     chat = span("openai.chat")
     assert (chat.model, chat.response_model, chat.provider, chat.operation, chat.category) == (
         "fake-plain", "fake-plain-2025-01-01", "openai", "chat", "llm"
-    )  # fmt: skip
+    )
     assert (chat.input_tokens, chat.output_tokens, chat.total_tokens) == (52, 9, 61)
     assert chat.attributes["gen_ai.is_streaming"] is False
     assert chat.attributes["gen_ai.response.finish_reasons"] == ["stop"]
@@ -735,7 +735,7 @@ def test_msgflux_tool_round_trip_records_the_tool_call_and_two_model_calls(clien
     assert Counter(Span.objects.values_list("category", flat=True)) == {"llm": 2, "workflow": 5, "other": 1}
     assert sorted(Span.objects.filter(category="workflow").values_list("workflow_name", flat=True)) == [
         "Generator", "Generator", "Get Weather", "Weather Agent", "Weatheragent Tool Library"
-    ]  # fmt: skip
+    ]
     assert sum(Trace.objects.values_list("total_tokens", flat=True)) == 166
 
 
@@ -749,7 +749,7 @@ def test_msgflux_failing_tool_is_an_error_with_two_identical_exception_events_bu
         assert event_name == "exception"
         assert (attributes["exception.type"], attributes["exception.message"], attributes["exception.escaped"]) == (
             "ConnectionError", "weather API unreachable for Paris", "False"
-        )  # fmt: skip
+        )
     # One recorded by msgflux, one by msgtrace: the second traceback has one more frame.
     assert second[1]["exception.stacktrace"].startswith(first[1]["exception.stacktrace"][:34])
     assert (trace_of(tool).error_count, trace_of(tool).status) == (1, "error")
@@ -765,13 +765,13 @@ def test_msgflux_provider_error_fails_the_model_call_the_generator_and_the_agent
     chat = span("openai.chat")
     assert (chat.status_code, chat.status_message, chat.model, chat.category) == (
         StatusCode.ERROR, message, "fake-error", "llm"
-    )  # fmt: skip
+    )
     assert chat.attributes["error.type"] == "BadRequestError"
     assert (chat.input_tokens, chat.output_tokens, chat.total_tokens) == (None, None, None)
     [(event_name, attributes)] = events(chat)
     assert (event_name, attributes["exception.type"], attributes["exception.message"]) == (
         "exception", "openai.BadRequestError", message
-    )  # fmt: skip
+    )
     for name in ("Generator", "Failing Agent"):
         row = span(name)
         assert (row.status_code, row.status_message) == (StatusCode.ERROR, message)
@@ -799,7 +799,7 @@ def test_msgflux_custom_pipeline_is_seven_root_spans(client):
 
     assert sorted(Trace.objects.values_list("root_span_name", flat=True)) == [
         "Classifier", "Generator", "Generator", "Responder", "Ticket Pipeline", "openai.chat", "openai.chat"
-    ]  # fmt: skip
+    ]
     pipeline = span("Ticket Pipeline")
     # The pipeline encloses everything else in time, though nothing says so in the ids.
     assert pipeline.start_ns == min(Span.objects.values_list("start_ns", flat=True))
@@ -816,7 +816,7 @@ def test_msgflux_agent_inside_a_user_span_crashes_and_the_user_span_records_it(c
     [(event_name, attributes)] = events(row)
     assert (event_name, attributes["exception.type"], attributes["exception.message"]) == (
         "exception", "TypeError", message
-    )  # fmt: skip
+    )
     trace = trace_of(row)
     assert (trace.error_count, trace.status, trace.root_span_name) == (1, "error", "POST /chat")
 
@@ -831,7 +831,7 @@ def test_msgflux_streaming_call_has_attribute_less_chunk_events(client):
     assert SpanEvent.objects.filter(span=chat).values_list("dropped_attributes_count", flat=True).distinct().get() == 0
     assert Counter(Span.objects.values_list("name", flat=True)) == {
         "aspawn": 1, "await_for_event": 2, "Generator": 1, "Streamer": 1, "openai.chat": 1
-    }  # fmt: skip
+    }
 
 
 def test_msgflux_image_message_leaves_the_openllmetry_span_without_input_messages(client):
@@ -906,11 +906,11 @@ def test_kitchen_sink_stores_every_attribute_type_kind_event_link_and_scope(clie
     payment = rows["call payment service"]
     assert (payment.status_code, payment.status_message) == (
         StatusCode.ERROR, "RuntimeError: payment declined: insufficient funds"
-    )  # fmt: skip
+    )
     [(event_name, attributes)] = events(payment)
     assert (event_name, attributes["exception.type"], attributes["exception.message"], attributes["exception.escaped"]) == (
         "exception", "RuntimeError", "payment declined: insufficient funds", "False"
-    )  # fmt: skip
+    )
     manual = rows["manual error status"]
     assert (manual.status_code, manual.status_message) == (StatusCode.ERROR, "validation failed")
     assert events(manual) == [
@@ -921,7 +921,7 @@ def test_kitchen_sink_stores_every_attribute_type_kind_event_link_and_scope(clie
             "exception.escaped": "False",
             "custom": "x",
         })
-    ]  # fmt: skip
+    ]
 
     crowded = rows["too many attributes"]
     assert crowded.dropped_attributes_count == 72
@@ -931,11 +931,11 @@ def test_kitchen_sink_stores_every_attribute_type_kind_event_link_and_scope(clie
     assert remote.trace.trace_id == REMOTE_TRACE_ID
     assert (remote.parent_span_id, remote.trace_state, remote.flags, remote.kind) == (
         REMOTE_PARENT_ID, "vendor1=opaque1,vendor2=opaque2", 768, SpanKind.SERVER
-    )  # fmt: skip
+    )
     assert not Span.objects.filter(span_id=REMOTE_PARENT_ID).exists()
     assert (remote.trace.has_root, remote.trace.root_span_name, remote.trace.span_count) == (
         False, "child of remote parent", 1
-    )  # fmt: skip
+    )
 
     backdated = rows["backdated span"]
     assert backdated.duration_ns == 1_500_000_000
@@ -944,21 +944,21 @@ def test_kitchen_sink_stores_every_attribute_type_kind_event_link_and_scope(clie
     first_scope, second_scope = root.scope, inner.scope
     assert (first_scope.name, first_scope.version, first_scope.schema_url, first_scope.attributes) == (
         "kitchen.sink", "1.2.3", "https://opentelemetry.io/schemas/1.26.0", {"scope.attr": "yes"}
-    )  # fmt: skip
+    )
     assert (second_scope.name, second_scope.version, second_scope.schema_url, second_scope.attributes) == (
         "second.scope", "", "", {}
-    )  # fmt: skip
+    )
     assert Scope.objects.count() == 2
     assert {s.scope_id for n, s in rows.items()} == {first_scope.pk, second_scope.pk}
     assert {n for n, s in rows.items() if s.scope_id == second_scope.pk} == {
         "inner.compute", "child of remote parent", "backdated span"
-    }  # fmt: skip
+    }
 
     resource = root.resource.attributes
     assert resource["service.name"] == service
     assert (resource["host.cpu.count"], resource["app.feature_flags"], resource["telemetry.sdk.version"]) == (
         16, ["a", "b"], "1.45.2"
-    )  # fmt: skip
+    )
     assert Resource.objects.count() == 1
 
     orders = root.trace
@@ -990,7 +990,7 @@ def kitchen_sink_rows(service):
             for field in Span._meta.concrete_fields
             if field.attname not in ("id", "trace_id", "span_id", "parent_span_id", "start_ns", "end_ns",
                                      "duration_ns", "resource_id", "service_name")
-        }  # fmt: skip
+        }
         row["parent"] = names.get(s.parent_span_id, s.parent_span_id)
         row["trace"] = sorted(trace_names[s.trace_id])
         row["events"] = [
@@ -1001,7 +1001,7 @@ def kitchen_sink_rows(service):
             (link.position, names.get(link.linked_span_id), link.trace_state, link.flags, link.attributes,
              link.dropped_attributes_count)
             for link in s.links.order_by("position")
-        ]  # fmt: skip
+        ]
         result[s.name] = row
     return result
 
@@ -1046,13 +1046,13 @@ def test_genai_spans_sent_one_request_per_span_become_one_trace_when_the_root_ar
     assert trace.trace_id == "5e5c4f5a04e9010d7a86d9dcbabae462"
     assert (trace.span_count, trace.has_root, trace.root_span_name, trace.total_tokens) == (
         1, False, "chat gpt-4.1", 149
-    )  # fmt: skip
+    )
 
     post_ok(client, "otel-python/004.bin")
     trace.refresh_from_db()
     assert (trace.span_count, trace.error_count, trace.status, trace.has_root, trace.root_span_name) == (
         2, 1, "error", False, "chat gpt-4.1"
-    )  # fmt: skip
+    )
 
     post_ok(client, "otel-python/005.bin")
     trace.refresh_from_db()
@@ -1060,8 +1060,10 @@ def test_genai_spans_sent_one_request_per_span_become_one_trace_when_the_root_ar
     assert (trace.span_count, trace.error_count, trace.status, trace.has_root) == (3, 1, "error", True)
     assert (trace.root_span_name, trace.service_name, trace.session_id, trace.user_id) == (
         "invoke_agent travel_agent", "hand-instrumented-agent", "conv_5", ""
-    )  # fmt: skip
-    assert (trace.input_tokens, trace.output_tokens, trace.total_tokens, trace.total_cost) == (97, 52, 149, 0.0)
+    )
+    assert (trace.input_tokens, trace.output_tokens, trace.total_tokens) == (97, 52, 149)
+    # The chat call reports no cost: estimated at gpt-4.1's list price, $2 and $8 per million tokens.
+    assert trace.total_cost == trace.estimated_cost == pytest.approx(97 * 2e-6 + 52 * 8e-6)
     assert trace.models_used == ["gpt-4.1"]
 
     agent = span("invoke_agent travel_agent")
@@ -1070,12 +1072,12 @@ def test_genai_spans_sent_one_request_per_span_become_one_trace_when_the_root_ar
     assert chat.parent_span_id == tool.parent_span_id == agent.span_id
     assert (agent.category, agent.agent_name, agent.operation, agent.provider, agent.session_id) == (
         "agent", "travel_agent", "invoke_agent", "openai", "conv_5"
-    )  # fmt: skip
+    )
     assert (chat.category, chat.model, chat.response_model, chat.kind) == ("llm", "gpt-4.1", "gpt-4.1-2025-04-14", SpanKind.CLIENT)
     assert (chat.input_tokens, chat.output_tokens, chat.total_tokens) == (97, 52, 149)
     assert (tool.category, tool.tool_name, tool.status_code, tool.status_message) == (
         "tool", "search_flights", StatusCode.ERROR, "timeout"
-    )  # fmt: skip
+    )
     assert tool.attributes["error.type"] == "TimeoutError"
 
 
@@ -1090,4 +1092,4 @@ def test_sdk_autoconfiguration_over_http_protobuf_stores_a_two_span_tree(client)
     trace = trace_of(root)
     assert (trace.span_count, trace.root_span_name, trace.service_name, trace.has_root) == (
         2, "autoconfigured-root", "autoconf-http", True
-    )  # fmt: skip
+    )

@@ -52,7 +52,7 @@ def test_the_same_seed_builds_the_same_bytes():
 def test_several_services_workflows_models_users_and_shared_sessions(loaded):
     assert set(Trace.objects.values_list("service_name", flat=True)) == {"support-bot", "sql-copilot", "research-agent"}
     assert set(Trace.objects.values_list("workflow_name", flat=True)) == {
-        "support_agent", "ticket_triage", "text_to_sql", "sql_autocomplete", "deep_research"}  # fmt: skip
+        "support_agent", "ticket_triage", "text_to_sql", "sql_autocomplete", "deep_research"}
     assert set(Span.objects.exclude(model="").values_list("model", flat=True)) == {
         "gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet", "claude-3-5-haiku", "o3-mini", "text-embedding-3-small",
     }
@@ -77,7 +77,7 @@ def test_about_one_trace_in_ten_fails_with_an_exception_event(loaded):
     events = SpanEvent.objects.filter(name="exception", span__trace__in=failed)
     types = set(events.values_list("attributes__exception.type", flat=True))
     assert types == {"TimeoutError", "openai.RateLimitError", "anthropic.RateLimitError",
-                     "psycopg.errors.UndefinedColumn"}  # fmt: skip
+                     "psycopg.errors.UndefinedColumn"}
     timeout = Span.objects.filter(trace__in=failed, status_code=2, category="tool", events__name="exception").first()
     assert re.fullmatch(r"TimeoutError: \w+ service did not answer within 10.0 s", timeout.status_message)
     assert timeout.duration_ns == 10 * 10**9

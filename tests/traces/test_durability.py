@@ -17,7 +17,7 @@ def batch(n):
     """One request = one trace of SPANS_PER_REQUEST spans, so a trace's size tells what was kept."""
     return h.body(*[h.span(trace=n, span=k + 1, parent=None if k == 0 else 1, name=f"s{k}", start_ms=k,
                            attributes={"gen_ai.prompt": "p" * 500, "n": k})
-                    for k in range(SPANS_PER_REQUEST)])  # fmt: skip
+                    for k in range(SPANS_PER_REQUEST)])
 
 
 def test_a_killed_server_keeps_every_acknowledged_batch_whole(tmp_path):
@@ -27,7 +27,7 @@ def test_a_killed_server_keeps_every_acknowledged_batch_whole(tmp_path):
     def send(numbers, url):
         for n in numbers:
             request = urllib.request.Request(url + "/v1/traces", data=payloads[n - 1], method="POST",
-                                             headers={"Content-Type": "application/x-protobuf"})  # fmt: skip
+                                             headers={"Content-Type": "application/x-protobuf"})
             try:
                 with urllib.request.urlopen(request, timeout=30) as response:
                     if response.status == 200:
@@ -47,7 +47,7 @@ def test_a_killed_server_keeps_every_acknowledged_batch_whole(tmp_path):
         for client in clients:
             client.join(timeout=60)
         sizes = dict(server.query("SELECT t.trace_id, COUNT(s.id) FROM traces_trace t "
-                                  "LEFT JOIN traces_span s ON s.trace_id = t.id GROUP BY t.trace_id"))  # fmt: skip
+                                  "LEFT JOIN traces_span s ON s.trace_id = t.id GROUP BY t.trace_id"))
         span_counts = dict(server.query("SELECT trace_id, span_count FROM traces_trace"))
 
     assert 3 <= len(acknowledged) < REQUESTS, "the kill should land while requests are in flight"

@@ -39,7 +39,7 @@ def exported(trace_ids):
 
 
 @pytest.mark.parametrize("capture", ["otel-python/001.bin", "otel-python-json/001.json", "msgtrace-sdk/007.bin",
-                                     "msgtrace-sdk/008.bin", "msgflux/004.bin"])  # fmt: skip
+                                     "msgtrace-sdk/008.bin", "msgflux/004.bin"])
 def test_an_exported_trace_decodes_to_exactly_what_was_sent(client, capture):
     original_bytes = (h.CORPUS / capture).read_bytes()
     encoding = otlp.JSON if capture.endswith(".json") else otlp.PROTOBUF
@@ -56,7 +56,7 @@ def test_an_exported_trace_posted_to_an_empty_store_recreates_it(client):
     h.post_corpus(client, "otel-python/001.bin")
     trace_ids = sorted(Trace.objects.values_list("trace_id", flat=True))
     before = [(t.trace_id, t.span_count, t.error_count, t.root_span_name, t.service_name, t.duration_ms)
-              for t in Trace.objects.order_by("trace_id")]  # fmt: skip
+              for t in Trace.objects.order_by("trace_id")]
     document = exported(trace_ids)
     Trace.objects.all().delete()
 
@@ -64,5 +64,5 @@ def test_an_exported_trace_posted_to_an_empty_store_recreates_it(client):
 
     assert response.status_code == 200 and response.json() == {}
     after = [(t.trace_id, t.span_count, t.error_count, t.root_span_name, t.service_name, t.duration_ms)
-             for t in Trace.objects.order_by("trace_id")]  # fmt: skip
+             for t in Trace.objects.order_by("trace_id")]
     assert after == before

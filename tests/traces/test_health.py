@@ -80,7 +80,7 @@ def test_health_is_200_and_its_write_probe_leaves_nothing_behind(client):
     assert response.status_code == 200
     assert response.json()["database"] == {
         "vendor": connection.vendor, "ok": True, "read": {"ok": True}, "write": {"ok": True},
-    }  # fmt: skip
+    }
     assert Scope.objects.count() == scopes
 
 

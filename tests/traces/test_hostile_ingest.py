@@ -23,8 +23,9 @@ def export_response(response):
 
 
 def llm(trace, span, tokens, **attributes):
-    """A gpt-4o call of `tokens` input and 10 output tokens."""
-    return h.span(trace=trace, span=span, name=f"chat {span}", model="gpt-4o", tokens=(tokens, 10),
+    """A call of `tokens` input and 10 output tokens to a self-hosted model no price table knows, so that
+    the only costs are the ones a span reports."""
+    return h.span(trace=trace, span=span, name=f"chat {span}", model="house-model-7b", tokens=(tokens, 10),
                   attributes=attributes)
 
 
@@ -97,12 +98,13 @@ def test_a_lower_precedence_key_is_used_when_the_first_is_out_of_range(client):
 def test_trace_totals_saturate_instead_of_overflowing():
     state = {"span_count": 1, "error_count": 0, "start_ns": 0, "end_ns": 1, "input_tokens": trace_store.MAX_INT64 - 5,
              "output_tokens": 0, "total_tokens": trace_store.MAX_INT64 - 5, "total_cost": 0.0, "models_used": [],
+             "estimated_cost": 0.0, "unpriced_spans": 0,
              "has_root": True, "root_span_name": "r", "service_name": "s", "workflow_name": "", "user_id": "",
-             "session_id": ""}  # fmt: skip
+             "session_id": ""}
     span = type("S", (), {"start_ns": 0, "end_ns": 1, "status_code": 0, "parent_span_id": "aa", "name": "x",
                           "service_name": "s", "normalized": {"category": "llm", "input_tokens": 10**12,
-                          "output_tokens": 1, "total_tokens": 10**12 + 1, "total_cost": 0.5, "model": "m",
-                          "workflow_name": "", "user_id": "", "session_id": ""}})()  # fmt: skip
+                          "output_tokens": 1, "total_tokens": 10**12 + 1, "total_cost": 0.5, "model": "m", "cost_source": "reported",
+                          "workflow_name": "", "user_id": "", "session_id": ""}})()
 
     trace_store.merge(state, [span])
 
@@ -139,14 +141,14 @@ def test_an_event_time_beyond_int64_rejects_only_its_span(client):
 def json_span(span_id, name, attributes):
     return {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": span_id, "name": name,
             "startTimeUnixNano": "1767225600000000000", "endTimeUnixNano": "1767225601000000000",
-            "attributes": attributes}  # fmt: skip
+            "attributes": attributes}
 
 
 def test_json_nested_hundreds_deep_beside_a_lone_surrogate_rejects_only_the_deep_span(client):
     document = {"resourceSpans": [{"scopeSpans": [{"spans": [
         json_span("00000000000000a1", "deep", [{"key": "nested", "value": "DEEP"}]),
         json_span("00000000000000a2", "surrogate \ud800 here", [{"key": "k", "value": {"stringValue": "x\udc00"}}]),
-    ]}]}]}  # fmt: skip
+    ]}]}]}
     # ensure_ascii: the surrogates travel as \ud800 escapes, as JavaScript sends them
     # 250 arrays are 750 JSON levels: within what the JSON parser reads, far beyond what a span may nest.
     deep = '{"arrayValue":{"values":[' * 250 + '{"stringValue":"bottom"}' + "]}}" * 250
@@ -166,7 +168,7 @@ def test_json_nested_hundreds_deep_beside_a_lone_surrogate_rejects_only_the_deep
 def test_600_nested_arrays_in_a_field_msgtrace_ignores_beside_a_lone_surrogate_are_stored(client):
     document = {"resourceSpans": [{"scopeSpans": [{"spans": [
         {**json_span("00000000000000a3", "odd \udfff", []), "extension": "NESTED"},
-    ]}]}]}  # fmt: skip
+    ]}]}]}
     body = json.dumps(document).replace('"NESTED"', "[" * 600 + '"\\udfff"' + "]" * 600)
 
     response = h.post(client, body, content_type=h.JSON)

@@ -71,7 +71,7 @@ def test_otlp_json_is_stored_like_protobuf_and_answered_in_json(client):
                 }],
             }],
         }]
-    }  # fmt: skip
+    }
     response = h.post(client, json.dumps(document), content_type=h.JSON)
 
     assert response.status_code == 200
@@ -92,7 +92,7 @@ def test_otlp_json_is_stored_like_protobuf_and_answered_in_json(client):
     }
     assert (span.category, span.model, span.input_tokens, span.output_tokens, span.total_tokens) == (
         "llm", "gpt-4o", 120, 30, 150,
-    )  # fmt: skip
+    )
     assert span.service_name == "json-svc"
 
 
@@ -101,7 +101,7 @@ def test_json_enum_names_and_snake_case_fields_are_understood(client):
         "trace_id": "5b8efff798038103d269b633813fc60c", "span_id": "eee19b7ec3c1b174", "name": "lenient",
         "kind": "SPAN_KIND_SERVER", "start_time_unix_nano": "1", "end_time_unix_nano": "2",
         "status": {"code": "STATUS_CODE_ERROR"},
-    }]}]}]}  # fmt: skip
+    }]}]}]}
     response = h.post(client, json.dumps(document), content_type="application/json; charset=utf-8")
 
     assert response.status_code == 200
@@ -176,7 +176,7 @@ def test_events_links_kind_flags_trace_state_and_dropped_counts_are_kept(client)
         events=[{"name": "exception", "at_ms": 3, "attributes": {"exception.type": "ValueError"}},
                 {"name": "retry", "at_ms": 5}],
         links=[(7, 8, {"link.reason": "follows"})],
-    )  # fmt: skip
+    )
     span.trace_state = "vendor=abc"
     span.flags = 257
     span.dropped_attributes_count = 3
@@ -192,21 +192,21 @@ def test_events_links_kind_flags_trace_state_and_dropped_counts_are_kept(client)
     stored = Span.objects.select_related("resource", "scope").get()
     assert (stored.parent_span_id, stored.kind, stored.trace_state, stored.flags) == (
         "0000000000000001", 4, "vendor=abc", 257,
-    )  # fmt: skip
+    )
     assert (stored.dropped_attributes_count, stored.dropped_events_count, stored.dropped_links_count) == (3, 4, 5)
     assert [(e.position, e.name, e.time_ns - h.T0, e.attributes, e.dropped_attributes_count)
             for e in stored.events.all()] == [
         (0, "exception", 3 * h.MS, {"exception.type": "ValueError"}, 6),
         (1, "retry", 5 * h.MS, {}, 0),
-    ]  # fmt: skip
+    ]
     link = stored.links.get()
     assert (link.linked_trace_id, link.linked_span_id, link.attributes) == (
         f"{7:032x}", f"{8:016x}", {"link.reason": "follows"},
-    )  # fmt: skip
+    )
     assert stored.resource.attributes == {"service.name": "test-svc", "host.name": "box"}
     assert (stored.resource.dropped_attributes_count, stored.resource.schema_url) == (
         2, "https://opentelemetry.io/schemas/1.26.0",
-    )  # fmt: skip
+    )
     assert (stored.scope.name, stored.scope.version, stored.scope.attributes) == ("lib", "9.9", {"scope.attr": 1})
 
 
@@ -248,7 +248,7 @@ def test_nul_characters_are_kept_visible_as_replacement_characters(client):
 def test_lone_surrogates_in_json_are_replaced_not_refused(client):
     document = ('{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c",'
                 '"spanId":"eee19b7ec3c1b174","name":"bad \\ud800 name","startTimeUnixNano":"1",'
-                '"endTimeUnixNano":"2"}]}]}]}')  # fmt: skip
+                '"endTimeUnixNano":"2"}]}]}]}')
     assert h.post(client, document, content_type=h.JSON).status_code == 200
     assert Span.objects.get().name == "bad \ufffd name"
 
@@ -267,7 +267,7 @@ def test_a_deeply_nested_kvlist_within_protobuf_limits_is_stored(client):
 
 def test_ten_thousand_spans_in_one_request_are_all_stored(client):
     spans = [h.span(trace=1 + n // 100, span=n + 1, parent=None if n % 100 == 0 else (n // 100) * 100 + 1,
-                    name=f"s{n}", start_ms=n) for n in range(10_000)]  # fmt: skip
+                    name=f"s{n}", start_ms=n) for n in range(10_000)]
     response = h.post(client, h.body(*spans))
 
     assert response.status_code == 200
@@ -301,9 +301,9 @@ def trace_summary(trace_id=1):
 
 def agent_run():
     root = h.span(trace=1, span=1, name="support flow", start_ms=0, duration_ms=1000,
-                  attributes={"workflow.name": "support", "user.id": "alice", "session.id": "s-42"})  # fmt: skip
+                  attributes={"workflow.name": "support", "user.id": "alice", "session.id": "s-42"})
     tool = h.span(trace=1, span=2, parent=1, name="search", start_ms=10, duration_ms=50,
-                  attributes={"gen_ai.tool.name": "search"}, error="timeout")  # fmt: skip
+                  attributes={"gen_ai.tool.name": "search"}, error="timeout")
     first = h.span(trace=1, span=3, parent=1, start_ms=100, model="gpt-4o", tokens=(100, 20), cost=(0.001, 0.002))
     second = h.span(trace=1, span=4, parent=1, start_ms=500, model="claude-3-5-haiku", tokens=(50, 10),
                     cost=(0.0001, 0.0002))
@@ -357,7 +357,7 @@ def test_children_before_root_over_many_requests_make_one_correct_trace(client):
     h.post(client, h.body(second))
     assert (trace_summary()["has_root"], trace_summary()["root"], trace_summary()["spans"]) == (
         False, "chat claude-3-5-haiku", 1,
-    )  # fmt: skip
+    )
     h.post(client, h.body(first, tool))
     partial = trace_summary()
     assert (partial["has_root"], partial["root"], partial["spans"], partial["errors"]) == (False, "search", 3, 1)
@@ -414,7 +414,7 @@ def test_json_partial_success_names_the_problem(client):
         {"traceId": "xyz", "spanId": "eee19b7ec3c1b174", "name": "bad id"},
         {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b175", "name": "bad time",
          "startTimeUnixNano": "soon"},
-    ]}]}]}  # fmt: skip
+    ]}]}]}
     response = h.post(client, json.dumps(document), content_type=h.JSON)
 
     assert response.status_code == 200
@@ -422,7 +422,7 @@ def test_json_partial_success_names_the_problem(client):
         "rejectedSpans": "2",
         "errorMessage": "rejected 2 of 3 spans; 1 span: traceId must be 32 hex digits; "
                         "1 span: startTimeUnixNano must be an integer, got 'soon'",
-    }}  # fmt: skip
+    }}
     assert list(Span.objects.values_list("name", flat=True)) == ["ok"]
 
 
@@ -476,7 +476,7 @@ def test_a_json_span_of_the_wrong_shape_is_rejected_alone(client):
         {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174", "name": "ok",
          "attributes": [{"key": "x", "value": {"intValue": "NaN"}}]},
         {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b176", "name": "fine"},
-    ]}]}]}  # fmt: skip
+    ]}]}]}
     response = h.post(client, json.dumps(document), content_type=h.JSON)
 
     assert response.json()["partialSuccess"]["rejectedSpans"] == "2"
@@ -491,7 +491,7 @@ def test_json_nested_deeper_than_protobuf_allows_rejects_that_span(client):
         {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174", "name": "deep",
          "attributes": [{"key": "deep", "value": value}]},
         {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b175", "name": "shallow"},
-    ]}]}]}  # fmt: skip
+    ]}]}]}
     response = h.post(client, json.dumps(document), content_type=h.JSON)
 
     assert response.status_code == 200
@@ -588,13 +588,13 @@ class TestIngestKeys:
         {"authorization": "Bearer second-key"},
         {"authorization": "bearer first-key"},
         {"x-api-key": "first-key"},
-    ])  # fmt: skip
+    ])
     def test_a_known_key_as_bearer_token_or_api_key_is_accepted(self, client, headers):
         assert h.post(client, h.body(h.span()), **headers).status_code == 200
         assert Span.objects.count() == 1
 
     @pytest.mark.parametrize("headers", [{}, {"authorization": "Bearer wrong"}, {"x-api-key": "first"},
-                                         {"authorization": "Basic Zmlyc3Qta2V5"}])  # fmt: skip
+                                         {"authorization": "Basic Zmlyc3Qta2V5"}])
     def test_a_missing_or_unknown_key_is_a_401_and_stores_nothing(self, client, headers):
         response = h.post(client, h.body(h.span()), **headers)
 

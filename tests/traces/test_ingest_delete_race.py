@@ -19,7 +19,7 @@ TRACE_ID = h.trace_id(TRACE).hex()
 
 def call(url, method, data=None):
     request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/x-protobuf"})  # fmt: skip
+                                     headers={"Content-Type": "application/x-protobuf"})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status

@@ -33,7 +33,7 @@ def two_clients(client, settings):
     captured with (the OpenTelemetry exporter's: msgtrace-sdk exports through it)."""
     settings.MSGTRACE_MAX_ATTRIBUTE_BYTES = 64
     trace = [span(trace=1, span=1, start_ms=ago(5)), span(trace=1, span=2, parent=1, start_ms=ago(5)),
-             span(trace=1, span=3, parent=1, start_ms=ago(5))]  # fmt: skip
+             span(trace=1, span=3, parent=1, start_ms=ago(5))]
     billing = dict(service="billing", resource=OTEL)
     for _ in range(2):
         assert post(client, request(*trace, **billing), user_agent=EXPORTER_UA).status_code == 200
@@ -67,16 +67,16 @@ def test_every_figure_of_two_clients_on_the_api(two_clients):
     assert set(clients) == {"opentelemetry 1.45.2", "OTel-OTLP-Exporter-Python/1.45.2"}
     billing = clients["opentelemetry 1.45.2"]
     assert {key: billing[key] for key in ("service_name", "sdk_name", "sdk_version", "user_agent")} == {
-        "service_name": "billing", "sdk_name": "opentelemetry", "sdk_version": "1.45.2", "user_agent": ""}  # fmt: skip
+        "service_name": "billing", "sdk_name": "opentelemetry", "sdk_version": "1.45.2", "user_agent": ""}
     assert (billing["requests"], billing["failed_requests"], billing["spans_stored"], billing["duplicates"],
-            billing["rejected"], billing["truncated"]) == (5, 0, 3 + 1 + 1 + 2, 3, 1, 1)  # fmt: skip
+            billing["rejected"], billing["truncated"]) == (5, 0, 3 + 1 + 1 + 2, 3, 1, 1)
     [rejection] = billing["last_rejections"]
     assert (rejection["spans"], rejection["status"], rejection["message"]) == (1, 200, "trace_id must be 16 bytes")
     assert rejection["explanation"].startswith("OTLP trace ids are 16 bytes")
     sdk = clients["OTel-OTLP-Exporter-Python/1.45.2"]
     assert (sdk["service_name"], sdk["sdk_name"], sdk["user_agent"]) == ("msgtrace-app", "", EXPORTER_UA)
     assert (sdk["requests"], sdk["failed_requests"], sdk["spans_stored"], sdk["duplicates"], sdk["rejected"],
-            sdk["truncated"], sdk["last_rejections"]) == (2, 0, 1, 1, 0, 0, [])  # fmt: skip
+            sdk["truncated"], sdk["last_rejections"]) == (2, 0, 1, 1, 0, 0, [])
     for item in (billing, sdk):
         last = datetime.fromisoformat(item["last_request_at"])
         assert timedelta(0) <= datetime.now(timezone.utc) - last < timedelta(minutes=2)
@@ -109,11 +109,11 @@ def test_the_page_shows_every_figure_and_explains_the_rejection(two_clients):
     billing = figures(block(page, 'data-client="opentelemetry 1.45.2"'))
     assert {k: v for k, v in billing.items() if k != "last_request_at"} == {
         "requests": "5", "failed_requests": "0", "spans_stored": "7", "duplicates": "3", "rejected": "1",
-        "truncated": "1"}  # fmt: skip
+        "truncated": "1"}
     assert billing["last_request_at"].endswith("UTC")
     sdk = figures(block(page, 'data-client="OTel-OTLP-Exporter-Python/1.45.2"'))
     assert (sdk["requests"], sdk["spans_stored"], sdk["duplicates"], sdk["rejected"], sdk["truncated"]) == (
-        "2", "1", "1", "0", "0")  # fmt: skip
+        "2", "1", "1", "0", "0")
     text = text_of(page)
     assert "1 span rejected: trace_id must be 16 bytes — OTLP trace ids are 16 bytes" in text
     assert "3 spans arrived again (exporter retries) and were stored once." in text

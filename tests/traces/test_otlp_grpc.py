@@ -36,11 +36,11 @@ def launched(tmp_path, argv, wait_for, migrate=True, **extra_env):
         env.update(db_env, SECRET_KEY="tests", MSGTRACE_STATIC_ROOT=str(tmp_path / "static"), **extra_env)
         if migrate:
             subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=servers.ROOT, env=env,
-                           check=True)  # fmt: skip
+                           check=True)
         log_path = tmp_path / f"{argv[0]}-{uuid.uuid4().hex[:6]}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen([sys.executable, "manage.py", *argv], cwd=servers.ROOT, env=env, stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+                                       stderr=subprocess.STDOUT, start_new_session=True)
             try:
                 for port in wait_for:
                     servers.wait_for_port(port, process, timeout=60)
@@ -90,7 +90,7 @@ def failed(target, payload, **kwargs):
 
 def stored_names(server, service):
     return [name for (name,) in server.query("SELECT name FROM traces_span WHERE service_name = %s ORDER BY name",
-                                             (service,))]  # fmt: skip
+                                             (service,))]
 
 
 def a_service():
@@ -241,7 +241,7 @@ def test_ingest_keys_come_from_authorization_or_x_api_key_metadata(tmp_path):
             error = failed(server.target, h.body(h.span(trace=21, name="refused"), service=service), metadata=metadata)
             assert error.code() == grpc.StatusCode.UNAUTHENTICATED
             assert error.details() == ("missing or unknown ingest key: send the metadata authorization: "
-                                       "Bearer <key> or x-api-key: <key>")  # fmt: skip
+                                       "Bearer <key> or x-api-key: <key>")
         export(server.target, h.body(h.span(trace=22, name="bearer"), service=service),
                metadata=(("authorization", "Bearer k1"),))
         export(server.target, h.body(h.span(trace=23, name="api key"), service=service),
@@ -302,7 +302,7 @@ def test_an_unreachable_database_is_unavailable(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MSGTRACE_DB_PATH")}
     env.update(SECRET_KEY="tests", DATABASE_URL=f"postgres://postgres@127.0.0.1:{nothing_listens}/msgtrace")
     process = subprocess.Popen([sys.executable, "manage.py", "otlp_grpc", "--port", str(port)], cwd=servers.ROOT,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         servers.wait_for_port(port, process)
         error = failed(f"127.0.0.1:{port}", h.body(h.span(trace=42, name="nowhere")))
@@ -322,7 +322,7 @@ def test_a_taken_port_is_refused_with_a_clear_error(tmp_path):
         env = {k: v for k, v in os.environ.items()} | {"SECRET_KEY": "tests",
                                                        "MSGTRACE_DB_PATH": str(tmp_path / "db.sqlite3")}
         result = subprocess.run([sys.executable, "manage.py", "otlp_grpc", "--port", str(port)], cwd=servers.ROOT,
-                                env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+                                env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert f"cannot listen for OTLP/gRPC on 127.0.0.1:{port}" in result.stderr
     assert "is another server using that port? (MSGTRACE_GRPC_PORT)" in result.stderr

@@ -39,7 +39,7 @@ ALL_SPANS = sorted([
     "agent.run", "anthropic.chat",
     "GET /health",
     "nightly batch", "step", "step", "step", "step", "step",
-])  # fmt: skip
+])
 SEARCH_DOCS_SPAN = CHAT[:14] + "03"
 
 
@@ -101,7 +101,7 @@ def store(client):
         span(BATCH, n, "step", 1000 * n, 1000, parent=1, error="disk full" if n in (2, 3) else None,
              attributes={"retry": False} if n == 4 else None)
         for n in range(2, 7)
-    ]  # fmt: skip
+    ]
     for service, spans in (("api", chat), ("worker", pipeline), ("api", agent), ("api", health), ("batch", batch)):
         assert h.post(client, h.body(*spans, service=service)).status_code == 200
     assert Trace.objects.count() == 5 and Span.objects.count() == 15
@@ -338,7 +338,7 @@ def test_attribute_keys_are_taken_literally_whatever_characters_they_hold(client
     odd = "f" * 32
     h.post(client, h.body(span(odd, 1, "odd keys", attributes={
         "ключ": "значение", "0": 1, "a__b": "x", "contains": "y", "big": 9007199254740993, "kv": {"inner": 1},
-    })))  # fmt: skip
+    })))
     assert ("odd keys" in spans(query)) is found
     assert (odd in Trace.objects.filter(trace_filter(query)).values_list("trace_id", flat=True)) is found
 
@@ -499,7 +499,7 @@ def test_values_with_dashes_dots_and_stars_lex_as_single_words():
     assert parse("model:gpt-4o session:s-42 name:retriever* model:claude-3.5 s-42") == And((
         term("model", "gpt-4o"), term("session", "s-42"), term("name", "retriever*"),
         term("model", "claude-3.5"), term(None, "s-42"),
-    ))  # fmt: skip
+    ))
 
 
 @pytest.mark.parametrize("op", ["=", "!=", ">", ">=", "<", "<="])
@@ -539,7 +539,7 @@ def test_a_lone_minus_is_text_but_a_minus_before_a_term_negates_it():
     assert parse("a - b") == And((term(None, "a"), term(None, "-"), term(None, "b")))
     assert parse("-a -(b) -\"c\"") == And((
         Not(term(None, "a")), Not(term(None, "b")), Not(Term(None, "=", Value("c", ("c",), True))),
-    ))  # fmt: skip
+    ))
 
 
 def test_a_negative_number_after_an_operator_is_a_value():

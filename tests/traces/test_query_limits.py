@@ -27,9 +27,10 @@ LISTS = ["/api/v1/traces", "/api/v1/spans", "/api/v1/stats", "/api/v1/traces/exp
 
 @pytest.fixture
 def store(client):
-    h.post(client, h.body(h.span(trace=1, span=1, name="a" * 60)))
-    h.post(client, h.body(h.span(trace=2, span=2, name="a" * 59 + "b")))
-    h.post(client, h.body(h.span(trace=3, span=3, name="100% a_b\\c*d")))
+    # One after another, so that no trace's timing puts it inside another's run.
+    h.post(client, h.body(h.span(trace=1, span=1, name="a" * 60, start_ms=0)))
+    h.post(client, h.body(h.span(trace=2, span=2, name="a" * 59 + "b", start_ms=20)))
+    h.post(client, h.body(h.span(trace=3, span=3, name="100% a_b\\c*d", start_ms=40)))
     return client
 
 
@@ -167,7 +168,7 @@ def test_the_most_terms_allowed_run_on_the_database(term, joiner):
 def test_groups_nested_as_deep_as_allowed_run_on_the_database_and_in_statistics(client, leaf, negated):
     # AND and OR alternate, so that no level flattens into the one around it.
     opening = "".join(("-" if negated else "") + (f"({leaf} OR " if level % 2 else f"({leaf} ")
-                      for level in range(MAX_DEPTH // (2 if negated else 1)))  # fmt: skip
+                      for level in range(MAX_DEPTH // (2 if negated else 1)))
     query = opening + leaf + ")" * opening.count("(")
     parse(query)  # exactly as deep as allowed
     with pytest.raises(QuerySyntaxError, match="nests deeper"):
@@ -258,7 +259,7 @@ def test_cursors_this_server_hands_out_still_page_every_order(store):
 
 
 @pytest.mark.parametrize("name, value", [("min_duration_ms", "inf"), ("min_duration_ms", "1e400"),
-                                         ("max_duration_ms", "nan")])  # fmt: skip
+                                         ("max_duration_ms", "nan")])
 def test_durations_that_are_not_finite_numbers_are_refused_or_match_nothing(store, name, value):
     status, _ = get(store, "/api/v1/traces", {name: value})
     assert status in (200, 422)

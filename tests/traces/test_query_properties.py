@@ -35,11 +35,11 @@ WORDS = [
     "gpt-4o", "gpt*", "*4o", "*", "**", "a*b*c", "llm", "tool", "true", "false", "ok", "error", "0", "-1",
     "1e3", "1e999", "-1e-999", "2.5k", "1.5M", "9" * 30, "1.5s", "250ms", "2m", "1h", "5d", "1ns", "nan", "inf",
     "5b8efff7", "0" * 32, "f" * 33, "%", "_", "\\", "'", "`", "ü", "💥", "\x00", "\u202e", "NULL", "; DROP",
-]  # fmt: skip
+]
 
 text = st.text(st.characters(codec="utf-8"), max_size=60)
 word = st.one_of(st.sampled_from(WORDS), st.text(st.characters(codec="utf-8", exclude_characters=' ()"'),
-                                                 min_size=1, max_size=12))  # fmt: skip
+                                                 min_size=1, max_size=12))
 quoted = st.lists(st.one_of(word, st.sampled_from(["\\\"", "\\\\", "\\*", "\\", " ", "*", "("])), max_size=5).map(
     lambda parts: '"' + "".join(parts) + '"'
 )
@@ -77,9 +77,9 @@ def store(client):
             "user.id": "alice", "session.id": "s-42"}),
         h.span(trace=1, span=2, parent=1, name="search_docs", error="boom",
                attributes={"gen_ai.tool.name": "search", "retry": True, "a b": 42, "1": [1, 2]}),
-        service="api"))  # fmt: skip
+        service="api"))
     h.post(client, h.body(h.span(trace=2, span=3, name="100% a_b\\c", attributes={"tier": "42", "x__y": {"k": 1}}),
-                          service="wörker"))  # fmt: skip
+                          service="wörker"))
     return client
 
 

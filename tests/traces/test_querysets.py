@@ -21,7 +21,7 @@ def one_trace(client):
                            "gen_ai.usage.input_tokens": 10, "big": "x" * 1000}),
         h.span(span=2, parent=1, start_ms=5, model="gpt-4o", tokens=(10, 2), error="rate limited"),
         h.span(span=3, parent=1, name="tool", start_ms=5, attributes={"gen_ai.operation.name": "execute_tool"}),
-    ))  # fmt: skip
+    ))
     return Trace.objects.get()
 
 
@@ -29,9 +29,9 @@ def one_trace(client):
 def test_sql_and_python_agree_on_which_spans_count_as_usage(category):
     trace = Trace.objects.create(trace_id="a" * 32, started_at=datetime.now(timezone.utc),
                                  ended_at=datetime.now(timezone.utc), start_ns=0, end_ns=0,
-                                 updated_at=datetime.now(timezone.utc))  # fmt: skip
+                                 updated_at=datetime.now(timezone.utc))
     span = Span.objects.create(trace=trace, span_id="b" * 16, name="s", start_ns=0, end_ns=0, duration_ns=0,
-                               category=category, resource=_resource(), scope=_scope())  # fmt: skip
+                               category=category, resource=_resource(), scope=_scope())
     assert Span.objects.usage().filter(pk=span.pk).exists() == counts_as_usage(category) == span.counts_as_usage
     assert counts_as_usage(category) == (category in ("llm", "embedding", "reranker"))
 
@@ -54,7 +54,7 @@ def test_the_outline_is_in_start_order_without_attributes(one_trace):
     rows = list(one_trace.spans.outline())  # spans 2 and 3 start together: ties go by id
     assert [(row.span_id, row.start_ns - one_trace.start_ns) for row in rows] == [
         ("0000000000000001", 0), ("0000000000000002", 5_000_000), ("0000000000000003", 5_000_000),
-    ]  # fmt: skip
+    ]
     assert not hasattr(rows[0], "attributes") and rows[1].total_tokens == 12
 
 
@@ -83,7 +83,7 @@ def test_a_span_is_found_by_its_ids(one_trace, django_assert_num_queries):
     (0, "1970-01-01T00:00:00+00:00"),
     (1_767_225_600_123_456_789, "2026-01-01T00:00:00.123456+00:00"),
     (1_767_225_600_010_000_000, "2026-01-01T00:00:00.010000+00:00"),  # a float would read 0.009999
-])  # fmt: skip
+])
 def test_nanoseconds_become_datetimes_exactly_and_back(ns, text):
     moment = datetime_from_ns(ns)
     assert moment.isoformat() == text

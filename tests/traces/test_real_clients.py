@@ -74,7 +74,7 @@ def trace_row(server, trace_id):
         return None
     keys = ("span_count", "error_count", "status", "root_span_name", "has_root", "service_name", "workflow_name",
             "user_id", "session_id", "input_tokens", "output_tokens", "total_tokens", "total_cost", "models_used",
-            "start_ns", "end_ns")  # fmt: skip
+            "start_ns", "end_ns")
     row = dict(zip(keys, rows[0]))
     row["has_root"] = bool(row["has_root"])
     row["models_used"] = loads(row["models_used"])
@@ -86,7 +86,7 @@ SPAN_COLUMNS = (
     "trace_state", "flags", "attributes", "dropped_attributes_count", "service_name", "category", "model",
     "provider", "operation", "input_tokens", "output_tokens", "total_tokens", "input_cost", "output_cost",
     "total_cost", "currency", "workflow_name", "module_name", "module_type", "tool_name", "user_id", "session_id",
-)  # fmt: skip
+)
 
 
 def spans_of(server, trace_id):
@@ -174,7 +174,7 @@ def sdk_resource(provider):
     assert set(attributes) == {
         "telemetry.sdk.language", "telemetry.sdk.name", "telemetry.sdk.version", "service.instance.id",
         "service.name", "deployment.environment.name",
-    }  # fmt: skip
+    }
     assert attributes["telemetry.sdk.version"] == "1.45.2"
     return attributes
 
@@ -518,7 +518,7 @@ def test_msgtrace_spans_without_use_span_are_separate_root_traces_and_setters_ar
         "service_name": service, "workflow_name": "plain_flow", "user_id": "u-plain", "session_id": "",
         "input_tokens": 0, "output_tokens": 0, "total_tokens": 0, "total_cost": 0.0, "models_used": [],
         "start_ns": None, "end_ns": None,
-    }  # fmt: skip
+    }
     assert trace_row(server, module_trace)["root_span_name"] == "plain_module"
     assert trace_row(server, module_trace)["workflow_name"] == ""
 
@@ -541,21 +541,21 @@ def test_msgtrace_use_span_tree_carries_model_usage_and_cost(server, msgtrace_ru
         # Resource(...) rather than Resource.create: the platform, but no telemetry.sdk.*.
         assert set(span["resource"]) == {
             "service.name", "platform.system", "platform.release", "platform.machine", "python.version"
-        }  # fmt: skip
+        }
         assert span["resource"]["service.name"] == service
 
     flow = stored["answer_flow"]
     assert flow["attributes"] == {"span.type": "flow", "user.id": "user_7", "session.id": "sess_7"}
     assert (flow["kind"], flow["category"], flow["workflow_name"], flow["user_id"], flow["session_id"]) == (
         2, "workflow", "answer_flow", "user_7", "sess_7"
-    )  # fmt: skip
+    )
     assert (flow["status_code"], flow["events"]) == (0, [])
 
     retrieve = stored["retrieve_docs"]
     assert retrieve["attributes"] == {"span.type": "module", "module.type": "Retriever", "retriever.top_k": 3}
     assert (retrieve["category"], retrieve["module_name"], retrieve["module_type"]) == (
         "retriever", "retrieve_docs", "Retriever"
-    )  # fmt: skip
+    )
 
     mini = stored["chat gpt-5-mini"]
     assert mini["attributes"] == {
@@ -573,7 +573,7 @@ def test_msgtrace_use_span_tree_carries_model_usage_and_cost(server, msgtrace_ru
     }
     assert (mini["kind"], mini["category"], mini["model"], mini["provider"], mini["operation"]) == (
         1, "llm", "gpt-5-mini", "openai", "chat"
-    )  # fmt: skip
+    )
     assert (mini["input_tokens"], mini["output_tokens"], mini["total_tokens"]) == (1200, 300, 1500)
     assert (mini["input_cost"], mini["output_cost"], mini["currency"]) == (0.0003, 0.0006, "USD")
     assert mini["total_cost"] == pytest.approx(0.0009, rel=1e-12)
@@ -607,7 +607,7 @@ def test_msgtrace_use_span_tree_carries_model_usage_and_cost(server, msgtrace_ru
         "service_name": service, "workflow_name": "answer_flow", "user_id": "user_7", "session_id": "sess_7",
         "input_tokens": 1700, "output_tokens": 300, "total_tokens": 2000, "total_cost": None,
         "models_used": ["gpt-5", "gpt-5-mini"], "start_ns": None, "end_ns": None,
-    }  # fmt: skip
+    }
     assert row["total_cost"] == pytest.approx(0.0003 + 0.0006 + 0.005, rel=1e-12)
     assert (row["start_ns"], row["end_ns"]) == (flow["start_ns"], flow["end_ns"])
 
@@ -649,7 +649,7 @@ def test_exporter_with_a_bearer_key_is_stored_and_without_one_fails_and_stores_n
         status = status_pb2.Status.FromString(exchange["body"])
         assert (status.code, status.message) == (
             16, "missing or unknown ingest key: send Authorization: Bearer <key> or x-api-key: <key>"
-        )  # fmt: skip
+        )
         assert trace_row(keyed_server, refused_trace) is None
         assert spans_of(keyed_server, refused_trace) == {}
     assert keyed_server.scalar("SELECT COUNT(*) FROM traces_span WHERE service_name = %s", ("unkeyed",)) == 0
@@ -677,7 +677,7 @@ def test_x_api_key_header_is_accepted_from_requests(keyed_server):
     )
     assert (accepted.status_code, accepted.headers["Content-Type"], accepted.content) == (
         200, "application/x-protobuf", b""
-    )  # fmt: skip
+    )
     stored = spans_of(keyed_server, trace_id)
     assert list(stored) == ["api-key root"]
     assert (stored["api-key root"]["model"], stored["api-key root"]["service_name"]) == ("m1", "requests-client")

@@ -70,7 +70,7 @@ def test_an_ingest_whose_cached_resource_and_scope_retention_removed_stores_its_
     assert retention.remove_unused() == (1, 1)
 
     response = h.post(client, h.body(h.span(trace=2, span=1), h.span(trace=2, span=2, parent=1),
-                                     h.span(trace=3, span=1)))  # fmt: skip
+                                     h.span(trace=3, span=1)))
 
     assert response.status_code == 200 and "partialSuccess" not in response.content.decode(errors="replace")
     assert sorted(Trace.objects.values_list("trace_id", "span_count")) == [(f"{2:032x}", 2), (f"{3:032x}", 1)]

@@ -62,7 +62,7 @@ def test_provider_prefers_the_current_genai_name_over_the_former_one(attributes,
         ({"gen_ai.usage.input_tokens": "12", "gen_ai.usage.output_tokens": 3.0}, (12, 3, 15)),
         ({}, (None, None, None)),
     ],
-)  # fmt: skip
+)
 def test_token_counts_from_every_convention(attributes, tokens):
     fields = normalized(attributes)
     assert (fields["input_tokens"], fields["output_tokens"], fields["total_tokens"]) == tokens
@@ -81,7 +81,7 @@ def test_token_counts_from_every_convention(attributes, tokens):
         ({"gen_ai.usage.cost.total": 0.5}, (None, None, 0.5), "USD"),
         ({}, (None, None, None), ""),
     ],
-)  # fmt: skip
+)
 def test_costs_with_a_derived_total_and_a_default_currency(attributes, costs, currency):
     fields = normalized(attributes)
     assert (fields["input_cost"], fields["output_cost"], pytest.approx(fields["total_cost"])) == costs
@@ -141,10 +141,10 @@ def test_names_ids_and_traceloop_entities():
     fields = normalized({
         "gen_ai.tool.name": "search", "gen_ai.agent.name": "planner", "user.id": "alice",
         "session.id": "s-1", "gen_ai.conversation.id": "c-1", "module.name": "m", "module.type": "agent",
-    })  # fmt: skip
+    })
     assert (fields["tool_name"], fields["agent_name"], fields["user_id"], fields["session_id"]) == (
         "search", "planner", "alice", "s-1",
-    )  # fmt: skip
+    )
     assert normalized({"gen_ai.conversation.id": "c-1"})["session_id"] == "c-1"
     assert normalized({"traceloop.span.kind": "tool", "traceloop.entity.name": "calc"})["tool_name"] == "calc"
     assert normalized({"traceloop.span.kind": "agent", "traceloop.entity.name": "bot"})["agent_name"] == "bot"
@@ -155,7 +155,7 @@ def test_unusable_values_are_skipped_not_fatal():
         "gen_ai.usage.input_tokens": "many", "llm.token_count.prompt": 4,
         "gen_ai.usage.cost.input_tokens": {"$double": "NaN"}, "llm.cost.prompt": 0.5,
         "gen_ai.request.model": ["a", "b"], "user.id": 42,
-    })  # fmt: skip
+    })
     assert (fields["input_tokens"], fields["input_cost"]) == (4, 0.5)
     assert fields["model"] == '["a", "b"]'
     assert fields["user_id"] == "42"
@@ -174,7 +174,7 @@ def test_genai_messages_with_parts_become_a_transcript():
             {"role": "assistant", "finish_reason": "tool_call", "parts": [
                 {"type": "tool_call", "id": "c1", "name": "weather", "arguments": {"city": "Paris"}}]},
         ]),
-    }  # fmt: skip
+    }
     assert semconv.prompt(attributes) == {
         "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}],
         "source": "gen_ai.input.messages",
@@ -182,7 +182,7 @@ def test_genai_messages_with_parts_become_a_transcript():
     assert semconv.completion(attributes)["messages"] == [{
         "role": "assistant", "content": "", "finish_reason": "tool_call",
         "tool_calls": [{"id": "c1", "name": "weather", "arguments": {"city": "Paris"}}],
-    }]  # fmt: skip
+    }]
 
 
 def test_openinference_flattened_messages_become_a_transcript():
@@ -283,7 +283,7 @@ def test_json_within_bounds_is_parsed_and_lone_surrogates_are_replaced():
 def test_the_readme_documents_every_convention_in_precedence_order():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     rows = {line.split("|")[1].strip(" `"): line.split("|")[2] for line in readme.splitlines()
-            if line.startswith("| `") and line.count("|") == 3}  # fmt: skip
+            if line.startswith("| `") and line.count("|") == 3}
     for field, keys in semconv.FIELD_KEYS.items():
         documented = [part.strip(" `") for part in rows[field].split("→")]
         assert documented[: len(keys)] == list(keys), field

@@ -24,7 +24,7 @@ def started(tmp_path, **extra_env):
         process = subprocess.Popen(
             [sys.executable, "manage.py", "start", "--port", str(port), "--workers", "1"],
             cwd=servers.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+        )
         output = []
         try:
             servers.wait_for_port(port, process, timeout=60)
@@ -36,7 +36,7 @@ def started(tmp_path, **extra_env):
 
 def post(base, *spans):
     request = urllib.request.Request(base + "/v1/traces", data=h.body(*spans), method="POST",
-                                     headers={"Content-Type": h.PROTOBUF})  # fmt: skip
+                                     headers={"Content-Type": h.PROTOBUF})
     assert urllib.request.urlopen(request, timeout=10).status == 200
 
 

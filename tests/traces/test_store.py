@@ -37,7 +37,7 @@ def columns(model):
     (trace_store.SCOPE_COLUMNS, Scope),
     (trace_store.EVENT_COLUMNS, SpanEvent),
     (trace_store.LINK_COLUMNS, SpanLink),
-], ids=["span", "resource", "scope", "event", "link"])  # fmt: skip
+], ids=["span", "resource", "scope", "event", "link"])
 def test_every_insert_names_every_column_of_its_model_in_field_order(written, model):
     assert written == columns(model)
 
@@ -65,7 +65,7 @@ def test_the_normalized_span_columns_are_what_semconv_produces():
 def test_events_and_links_are_decoded_as_named_records_and_stored_in_order():
     body = h.body(h.span(trace=1, span=1,
                          events=[{"name": "first", "at_ms": 1, "attributes": {"n": 1}}, {"name": "second", "at_ms": 2}],
-                         links=[(2, 3, {"why": "retry"}), (4, 5)]))  # fmt: skip
+                         links=[(2, 3, {"why": "retry"}), (4, 5)]))
     [span] = decode(body, PROTOBUF, 4096).spans
 
     assert span.events == [
@@ -77,19 +77,19 @@ def test_events_and_links_are_decoded_as_named_records_and_stored_in_order():
                    dropped_attributes_count=0),
         LinkRecord(trace_id=f"{4:032x}", span_id=f"{5:016x}", trace_state="", flags=0, attributes={},
                    dropped_attributes_count=0),
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.django_db
 def test_stored_events_and_links_keep_every_field_of_their_records(client):
     h.post(client, h.body(h.span(trace=1, span=1, events=[{"name": "first", "at_ms": 1, "attributes": {"n": 1}}],
-                                 links=[(2, 3, {"why": "retry"})])))  # fmt: skip
+                                 links=[(2, 3, {"why": "retry"})])))
 
     event, link = SpanEvent.objects.get(), SpanLink.objects.get()
     assert (event.position, event.time_ns, event.name, event.attributes) == (0, h.T0 + h.MS, "first", {"n": 1})
     assert (link.position, link.linked_trace_id, link.linked_span_id, link.attributes) == (
         0, f"{2:032x}", f"{3:016x}", {"why": "retry"},
-    )  # fmt: skip
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ def test_a_batch_whose_cached_resource_and_scope_were_removed_by_hand_is_stored_
     assert response.status_code == 200 and "partialSuccess" not in response.content.decode(errors="replace")
     assert sorted(Trace.objects.values_list("trace_id", "span_count")) == [
         (f"{2:032x}", 1), (f"{3:032x}", 1), (f"{4:032x}", 1),
-    ]  # fmt: skip
+    ]
     resource, scope = Resource.objects.get(), Scope.objects.get()
     assert (resource.fingerprint, scope.fingerprint) == (old_resource.fingerprint, old_scope.fingerprint)
     assert resource.pk != old_resource.pk and scope.pk != old_scope.pk

@@ -20,7 +20,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 def card(page, label):
     """The value and the line beneath it on the card with this label."""
     match = re.search(rf'<span class="stat-label">{label}</span>\s*<span class="stat-value">([^<]*)</span>\s*'
-                      rf'<span class="stat-sub">([^<]*)</span>', page)  # fmt: skip
+                      rf'<span class="stat-sub">([^<]*)</span>', page)
     assert match, f"no card {label}"
     return match.group(1), html.unescape(match.group(2))
 
@@ -41,11 +41,11 @@ def test_an_empty_store_shows_how_to_send_the_first_trace_here(client):
     assert "msgtrace is running at <code>http://testserver/</code>" in page
     assert ('data-copy="export MSGTRACE_TELEMETRY_ENABLED=true\n'
             "export MSGTRACE_OTLP_ENDPOINT=http://testserver/api/v1/traces/export\n"
-            'export MSGTRACE_SERVICE_NAME=my-agent"') in page  # fmt: skip
+            'export MSGTRACE_SERVICE_NAME=my-agent"') in page
     assert ('data-copy="export OTEL_EXPORTER_OTLP_ENDPOINT=http://testserver:4317\n'
-            'export OTEL_SERVICE_NAME=my-agent"') in page  # fmt: skip
+            'export OTEL_SERVICE_NAME=my-agent"') in page
     assert ("OTLP over gRPC, the SDKs' default. OTLP/HTTP works too: the endpoint http://testserver "
-            "with OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf.") in page  # fmt: skip
+            "with OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf.") in page
     assert "before the program starts" in page
     assert "curl -X POST http://testserver/v1/traces -H 'Content-Type: application/json'" in page
     assert 'class="stat-value"' not in page  # no figures yet
@@ -66,7 +66,7 @@ def test_with_grpc_off_the_sdk_instructions_use_otlp_http(client, settings):
 
     assert ('data-copy="export OTEL_EXPORTER_OTLP_ENDPOINT=http://testserver\n'
             "export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\n"
-            'export OTEL_SERVICE_NAME=my-agent"') in page  # fmt: skip
+            'export OTEL_SERVICE_NAME=my-agent"') in page
     assert "4317" not in page
 
 
@@ -200,7 +200,7 @@ def test_latency_lines_break_where_a_bucket_had_no_traces():
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     values = [100, 200, None, 300, None, None]
     points = [{"start": start + timedelta(minutes=i), "traces": 1, "errors": 0, "p50_duration_ms": v,
-               "p95_duration_ms": v} for i, v in enumerate(values)]  # fmt: skip
+               "p95_duration_ms": v} for i, v in enumerate(values)]
     chart = latency_chart({"bucket_seconds": 60, "points": points})
 
     p95 = chart["lines"][0]["segments"]
@@ -239,7 +239,7 @@ def test_otlp_posts_to_the_root_still_ingest_without_a_csrf_token():
 def test_the_dashboard_costs_a_fixed_number_of_queries(client, five_traces, django_assert_num_queries):
     for n in range(10, 30):
         h.post(client, h.body(h.span(trace=n, span=1, name=f"t{n}", start_ms=ago(n), error="x" if n % 2 else None,
-                                    attributes={"gen_ai.request.model": f"m{n}"})))  # fmt: skip
+                                    attributes={"gen_ai.request.model": f"m{n}"})))
     # totals, percentiles, by model, by workflow, by service, series, latest, latest errors
     with django_assert_num_queries(8):
         client.get("/")

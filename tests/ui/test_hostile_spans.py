@@ -43,7 +43,7 @@ def bubbles(text):
     """(role class, role label, text) of each chat bubble, tags stripped."""
     found = re.findall(r'<li class="msg role-(\w+)">\s*<div class="role">([^<]*)(.*?)</li>', text, re.S)
     return [(cls, html.unescape(label.strip()), " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split()))
-            for cls, label, body in found]  # fmt: skip
+            for cls, label, body in found]
 
 
 def attribute(text, key):
@@ -96,7 +96,7 @@ TOOL_CALL = {"role": "assistant", "content": "checking", "tool_calls": [{"id": "
         ({"gen_ai.prompt.0.role": "assistant", "gen_ai.prompt.0.content": "checking",
           "gen_ai.prompt.0.tool_calls.0.id": "c1", "gen_ai.prompt.0.tool_calls.0.function": "f"}, "sp-prompt"),
     ],
-)  # fmt: skip
+)
 def test_a_tool_call_whose_function_is_a_string_is_a_call_without_a_name(client, attributes, where):
     for text in pages(client, attributes=attributes)[:2]:
         found = bubbles(section(text, where))
@@ -210,7 +210,7 @@ INJECTIONS = [
     ("{{ request }}{% debug %}", "{{ request }}{% debug %}"),
 ]
 ODD_VALUES = [5, -1.5, None, True, [], {}, [1, [2, [3, None]]], {"a": {"b": [None, False]}}, "x" * 100_000,
-              "\u202eRTL · 日本語 · 🎉 · \u200b", DEEP, *(value for value, _ in INJECTIONS)]  # fmt: skip
+              "\u202eRTL · 日本語 · 🎉 · \u200b", DEEP, *(value for value, _ in INJECTIONS)]
 
 
 def _conventions(v):
@@ -253,7 +253,7 @@ def _conventions(v):
                                                             "exception.stacktrace": v, "other": v}},
                        {"name": str(v)[:50], "attributes": {"detail": v}}],
             "links": [(1, 1, {"why": v}), (7, 7, {"why": v})], "span_name": str(v)[:200]},
-    }  # fmt: skip
+    }
 
 
 class _Markup(HTMLParser):
@@ -311,24 +311,24 @@ def test_injected_markup_in_names_and_messages_is_escaped_on_the_trace_page(clie
 
 _text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=30)
 _words = st.sampled_from(["text", "tool_call", "tool_call_response", "user", "assistant", "function", "[", "{",
-                          "data:image/png;base64," + "A" * 300, *(value for value, _ in INJECTIONS)])  # fmt: skip
+                          "data:image/png;base64," + "A" * 300, *(value for value, _ in INJECTIONS)])
 _leaves = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats() | _text | _words
 _keys = st.sampled_from(["role", "content", "parts", "type", "text", "name", "id", "arguments", "function",
                          "tool_calls", "tool_call_id", "response", "finish_reason", "messages", "$bytes",
-                         "$double", "$truncated_from"]) | _text  # fmt: skip
+                         "$double", "$truncated_from"]) | _text
 _values = st.recursive(_leaves, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4),
-                       max_leaves=16)  # fmt: skip
+                       max_leaves=16)
 _json_keys = st.sampled_from(["gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.prompt", "gen_ai.completion",
                               "input.value", "output.value", "gen_ai.tool.call.arguments", "gen_ai.tool.response",
                               "gen_ai.tool.call.result", "tool.callings", "tool.responses",
-                              "llm.invocation_parameters", "gen_ai.response.finish_reasons", "metadata"])  # fmt: skip
+                              "llm.invocation_parameters", "gen_ai.response.finish_reasons", "metadata"])
 _flat_keys = st.builds(
     "{}.{}.{}".format,
     st.sampled_from(["llm.input_messages", "llm.output_messages", "gen_ai.prompt", "gen_ai.completion"]),
     st.sampled_from(["0", "1", "00", "-1", "x", "999999", "1234567", "٣", HUGE_INDEX]),
     st.sampled_from(["message.role", "message.content", "role", "content", "finish_reason", "tool_calls.0.name",
                      "message.tool_calls.0.tool_call.function.name", "message.tool_calls.9.tool_call.id"]),
-)  # fmt: skip
+)
 
 
 @st.composite
@@ -345,9 +345,9 @@ def _hostile_span(draw):
         "name": st.sampled_from(["exception", "log"]) | _words,
         "attributes": st.dictionaries(st.sampled_from(["exception.type", "exception.message",
                                                        "exception.stacktrace"]) | _text, _values, max_size=4),
-    }), max_size=2))  # fmt: skip
+    }), max_size=2))
     links = draw(st.lists(st.tuples(st.integers(1, 3), st.integers(1, 3), st.dictionaries(_text, _values, max_size=2)),
-                          max_size=2))  # fmt: skip
+                          max_size=2))
     return {"span_name": draw(_text | _words), "attributes": attributes, "events": events, "links": links}
 
 

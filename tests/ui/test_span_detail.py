@@ -38,7 +38,7 @@ def bubbles(text):
     """(role class, role label, text) of each chat bubble, tags stripped."""
     found = re.findall(r'<li class="msg role-(\w+)">\s*<div class="role">([^<]*)(.*?)</li>', text, re.S)
     return [(cls, label.strip(), " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split()))
-            for cls, label, body in found]  # fmt: skip
+            for cls, label, body in found]
 
 
 def attribute(text, key):
@@ -53,7 +53,7 @@ def attribute(text, key):
 
 def test_the_panel_names_the_span_and_gives_its_ids_to_copy(client):
     text = panel(client, h.span(span=1, name="support flow", duration_ms=100),
-                 h.span(span=2, parent=1, name="lookup", start_ms=25, duration_ms=50))  # fmt: skip
+                 h.span(span=2, parent=1, name="lookup", start_ms=25, duration_ms=50))
 
     assert text.lstrip().startswith("<article") and "<html" not in text
     assert '<h2 id="sp-title" tabindex="-1">lookup</h2>' in text
@@ -118,12 +118,12 @@ def test_an_llm_call_shows_model_usage_cost_and_every_request_parameter(client):
         "gen_ai.request.max_tokens": 512, "gen_ai.request.stop_sequences": ["END"],
         "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 34,
         "gen_ai.usage.cost.input_tokens": 0.003, "gen_ai.usage.cost.output_tokens": 0.0005,
-        "gen_ai.usage.cost.currency": "EUR", "gen_ai.response.finish_reasons": ["stop"]}))  # fmt: skip
+        "gen_ai.usage.cost.currency": "EUR", "gen_ai.response.finish_reasons": ["stop"]}))
     llm = section(text, "sp-llm")
 
     for fact in ("<dt>Model</dt><dd>gpt-4o</dd>", "<dt>Response model</dt><dd>gpt-4o-2024-08-06</dd>",
                  "<dt>Provider</dt><dd>openai</dd>", "<dt>Operation</dt><dd>chat</dd>", "<dt>Finish</dt><dd>stop</dd>"):
-        assert fact in llm, fact  # fmt: skip
+        assert fact in llm, fact
     cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", llm, re.S)]
     assert cells[4:8] == ["Tokens", "1,200", "34", "1,234"]
     assert cells[8:12] == ["Cost EUR", "EUR 0.0030", "EUR 0.0005", "EUR 0.0035"]
@@ -133,7 +133,7 @@ def test_an_llm_call_shows_model_usage_cost_and_every_request_parameter(client):
 
 def test_a_call_that_reported_no_cost_has_no_cost_row(client):
     text = panel(client, h.span(span=1, name="chat", attributes={"gen_ai.request.model": "llama3",
-                                                                 "gen_ai.usage.input_tokens": 5}))  # fmt: skip
+                                                                 "gen_ai.usage.input_tokens": 5}))
     assert "<dt>Model</dt><dd>llama3</dd>" in text and ">Tokens</th>" in text and ">Cost <span" not in text
 
 
@@ -146,15 +146,15 @@ def test_a_span_that_is_no_model_call_has_no_llm_section(client):
 
 def test_otel_genai_messages_are_a_chat_transcript_with_tool_calls(client):
     prompt = [{"role": "system", "parts": [{"type": "text", "content": "You answer forecast questions."}]},
-              {"role": "user", "parts": [{"type": "text", "content": "Forecast for Paris?"}]}]  # fmt: skip
+              {"role": "user", "parts": [{"type": "text", "content": "Forecast for Paris?"}]}]
     output = [{"role": "assistant", "finish_reason": "tool_call", "parts": [
-        {"type": "tool_call", "id": "call_1", "name": "get_forecast", "arguments": {"city": "Paris"}}]}]  # fmt: skip
+        {"type": "tool_call", "id": "call_1", "name": "get_forecast", "arguments": {"city": "Paris"}}]}]
     text = panel(client, h.span(span=1, name="openai.chat", attributes={
         "gen_ai.operation.name": "chat", "gen_ai.input.messages": json.dumps(prompt),
-        "gen_ai.output.messages": json.dumps(output)}))  # fmt: skip
+        "gen_ai.output.messages": json.dumps(output)}))
 
     assert bubbles(section(text, "sp-prompt")) == [
-        ("system", "system", "You answer forecast questions."), ("user", "user", "Forecast for Paris?")]  # fmt: skip
+        ("system", "system", "You answer forecast questions."), ("user", "user", "Forecast for Paris?")]
     assert "Prompt <span class=\"muted\">· 2 messages</span>" in text
     completion = section(text, "sp-completion")
     assert bubbles(completion)[0][:2] == ("assistant", "assistant")
@@ -167,7 +167,7 @@ def test_a_tool_result_in_the_conversation_is_its_own_bubble(client):
     prompt = [{"role": "user", "content": "Weather?"},
               {"role": "assistant", "content": None, "tool_calls": [
                   {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Oslo"}'}}]},
-              {"role": "tool", "tool_call_id": "c1", "content": '{"temp_c": 3}'}]  # fmt: skip
+              {"role": "tool", "tool_call_id": "c1", "content": '{"temp_c": 3}'}]
     text = panel(client, h.span(span=1, name="chat", attributes={"gen_ai.input.messages": json.dumps(prompt)}))
     found = bubbles(section(text, "sp-prompt"))
 
@@ -182,19 +182,19 @@ def test_openinference_flattened_messages_are_a_chat_transcript(client):
         "llm.input_messages.0.message.role": "system", "llm.input_messages.0.message.content": "Be terse.",
         "llm.input_messages.1.message.role": "user", "llm.input_messages.1.message.content": "Capital of France?",
         "llm.output_messages.0.message.role": "assistant",
-        "llm.output_messages.0.message.content": "Paris."}))  # fmt: skip
+        "llm.output_messages.0.message.content": "Paris."}))
 
     assert bubbles(section(text, "sp-prompt")) == [
-        ("system", "system", "Be terse."), ("user", "user", "Capital of France?")]  # fmt: skip
+        ("system", "system", "Be terse."), ("user", "user", "Capital of France?")]
     assert bubbles(section(text, "sp-completion")) == [("assistant", "assistant", "Paris.")]
 
 
 def test_a_msgtrace_prompt_holding_a_json_list_is_a_chat_transcript(client):
     prompt = [{"role": "system", "content": "You are a helpful support agent."},
-              {"role": "user", "content": "What's the weather in Paris?"}]  # fmt: skip
+              {"role": "user", "content": "What's the weather in Paris?"}]
     text = panel(client, h.span(span=1, name="chat gpt-5", attributes={
         "gen_ai.operation.name": "chat", "gen_ai.prompt": json.dumps(prompt),
-        "gen_ai.completion": "Il fait beau."}))  # fmt: skip
+        "gen_ai.completion": "Il fait beau."}))
 
     assert bubbles(section(text, "sp-prompt")) == [
         ("system", "system", "You are a helpful support agent."),
@@ -209,11 +209,11 @@ def test_openllmetry_indexed_prompts_are_a_chat_transcript(client):
     text = panel(client, h.span(span=1, name="openai.chat", attributes={
         "gen_ai.prompt.0.role": "user", "gen_ai.prompt.0.content": "Tell me a joke",
         "gen_ai.completion.0.role": "assistant", "gen_ai.completion.0.content": "Why did the span cross the trace?",
-        "gen_ai.completion.0.finish_reason": "stop"}))  # fmt: skip
+        "gen_ai.completion.0.finish_reason": "stop"}))
 
     assert bubbles(section(text, "sp-prompt")) == [("user", "user", "Tell me a joke")]
     assert bubbles(section(text, "sp-completion")) == [
-        ("assistant", "assistant", "· stop Why did the span cross the trace?")]  # fmt: skip
+        ("assistant", "assistant", "· stop Why did the span cross the trace?")]
 
 
 def test_a_plain_text_prompt_is_text_and_a_long_one_is_collapsed(client):
@@ -231,7 +231,7 @@ def test_a_plain_text_prompt_is_text_and_a_long_one_is_collapsed(client):
 def test_a_base64_image_in_a_message_is_left_out_of_the_bubble(client):
     image = "data:image/png;base64," + "A" * 4000
     prompt = [{"role": "user", "content": [{"type": "text", "text": "What is this?"},
-                                           {"type": "image_url", "image_url": {"url": image}}]}]  # fmt: skip
+                                           {"type": "image_url", "image_url": {"url": image}}]}]
     text = panel(client, h.span(span=1, name="vision", attributes={"gen_ai.prompt": json.dumps(prompt)}))
     prompt_section = section(text, "sp-prompt")
 
@@ -246,7 +246,7 @@ def test_a_tool_span_shows_its_arguments_and_result_as_json(client):
     text = panel(client, h.span(span=1, name="get_weather", attributes={
         "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather", "gen_ai.tool.call.id": "call_1",
         "gen_ai.tool.call.arguments": '{"city": "Paris"}',
-        "gen_ai.tool.response": '{"city": "Paris", "temp_c": 22}'}))  # fmt: skip
+        "gen_ai.tool.response": '{"city": "Paris", "temp_c": 22}'}))
     tools = section(text, "sp-tools")
 
     assert "<strong>get_weather</strong>" in tools and "call_1" in tools
@@ -259,7 +259,7 @@ def test_the_tool_calls_an_llm_asked_for_are_matched_with_their_results(client):
         "gen_ai.request.model": "gpt-5",
         "tool.callings": json.dumps([{"id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"}},
                                      {"id": "call_2", "name": "get_time", "arguments": {}}]),
-        "tool.responses": json.dumps([{"id": "call_1", "content": {"sky": "sunny"}}])}))  # fmt: skip
+        "tool.responses": json.dumps([{"id": "call_1", "content": {"sky": "sunny"}}])}))
     tools = section(text, "sp-tools")
 
     calls = re.findall(r'<div class="tool-call">(.*?)</div>\s*</div>', tools, re.S)
@@ -274,7 +274,7 @@ def test_the_corpus_llm_span_shows_its_prompt_and_requested_tool_call(client):
     assert bubbles(section(text, "sp-prompt")) == [
         ("system", "system", "You are a helpful support agent."),
         ("user", "user", "What's the weather in Paris? Answer in French."),
-    ]  # fmt: skip
+    ]
     assert "<strong>get_weather</strong>" in section(text, "sp-tools")
     assert "<dt>temperature</dt>" in text and "<dt>max_tokens</dt>" in text and "<dt>endpoint</dt>" in text
 
@@ -299,7 +299,7 @@ def test_events_sit_on_a_small_timeline_with_their_attributes_and_stack_traces(c
         {"name": "exception", "at_ms": 150, "attributes": {"exception.type": "RuntimeError",
                                                            "exception.message": "declined",
                                                            "exception.stacktrace": stack,
-                                                           "custom": "x"}}]))  # fmt: skip
+                                                           "custom": "x"}}]))
     events = section(text, "sp-events")
 
     assert 'style="--x:25.00%" title="retry · +50 ms"' in events
@@ -317,16 +317,16 @@ def test_events_sit_on_a_small_timeline_with_their_attributes_and_stack_traces(c
 def test_every_attribute_is_in_the_table_sorted_with_json_made_readable(client):
     text = panel(client, h.span(span=1, name="work", attributes={
         "z.last": "plain", "a.first": True, "metadata": '{"key": "value", "nested": {"n": 1}}',
-        "tags": ["weather", "fr"], "count": 42, "ratio": 0.5, "not.json": "{oops"}))  # fmt: skip
+        "tags": ["weather", "fr"], "count": 42, "ratio": 0.5, "not.json": "{oops"}))
     table = section(text, "sp-attributes")
 
     assert re.findall(r'<th scope="row">([^<]+)</th>', table) == ["a.first", "count", "metadata", "not.json", "ratio",
-                                                                  "tags", "z.last"]  # fmt: skip
+                                                                  "tags", "z.last"]
     assert attribute(table, "a.first") == '<div class="v v-bool">true</div>'
     assert attribute(table, "count") == '<div class="v v-number">42</div>'
     assert attribute(table, "metadata") == (
         '<div class="v v-json">{\n  &quot;key&quot;: &quot;value&quot;,\n  &quot;nested&quot;: {\n'
-        '    &quot;n&quot;: 1\n  }\n}</div>')  # fmt: skip
+        '    &quot;n&quot;: 1\n  }\n}</div>')
     assert attribute(table, "tags") == '<div class="v v-json">[\n  &quot;weather&quot;,\n  &quot;fr&quot;\n]</div>'
     assert attribute(table, "not.json") == '<div class="v v-text">{oops</div>'
     assert "Attributes <span class=\"muted\">· 7</span>" in text
@@ -335,7 +335,7 @@ def test_every_attribute_is_in_the_table_sorted_with_json_made_readable(client):
 def test_bytes_and_doubles_json_cannot_hold_are_shown_as_people_read_them(client):
     text = panel(client, h.span(span=1, name="odd values", attributes={
         "payload": bytes(range(64)), "small": b"\x00\x01\x02\x03", "nan": math.nan, "inf": math.inf,
-        "big": 1e20}))  # fmt: skip
+        "big": 1e20}))
     table = section(text, "sp-attributes")
 
     assert attribute(table, "small") == '<div class="v v-bytes">bytes (4) AAECAw==</div>'
@@ -361,7 +361,7 @@ def test_a_long_attribute_is_collapsed_behind_its_first_characters(client):
 
 def test_the_resource_and_scope_that_made_the_span(client):
     text = panel(client, h.span(span=1, name="work"), service="checkout", resource={"deployment.environment": "prod"},
-                 scope="my.instrumentation", scope_version="2.1.0")  # fmt: skip
+                 scope="my.instrumentation", scope_version="2.1.0")
     resource = section(text, "sp-resource")
 
     assert attribute(resource, "service.name") == '<div class="v v-text">checkout</div>'
@@ -403,7 +403,7 @@ def test_the_panel_costs_a_fixed_number_of_queries(client, django_assert_num_que
         h.span(span=1, name="root"),
         h.span(span=2, parent=1, name="busy", events=[{"name": f"e{i}"} for i in range(20)],
                links=[(2, 9), (3, 9)], attributes={f"a{i}": i for i in range(50)}),
-    ))  # fmt: skip
+    ))
     url = f"/traces/{TRACE}/spans/{h.span_id(2).hex()}"
     # the span with its trace, resource and scope; its events; its links; its parent's name; the linked traces
     with django_assert_num_queries(5):

@@ -19,7 +19,7 @@ STACK = 'Traceback (most recent call last):\n  File "tools.py", line 7, in get_w
 
 def llm(model, input_tokens, output_tokens, cost=None, **more):
     attributes = {"gen_ai.operation.name": "chat", "gen_ai.request.model": model, **more,
-                  "gen_ai.usage.input_tokens": input_tokens, "gen_ai.usage.output_tokens": output_tokens}  # fmt: skip
+                  "gen_ai.usage.input_tokens": input_tokens, "gen_ai.usage.output_tokens": output_tokens}
     if cost is not None:
         attributes["gen_ai.usage.cost.input_tokens"], attributes["gen_ai.usage.cost.output_tokens"] = cost
     return attributes
@@ -47,7 +47,7 @@ def post_agent_run(client):
                            "gen_ai.usage.input_tokens": 12}),
         h.span(span=7, parent=99, name="late child", start_ms=96, duration_ms=2),
         service="support-bot",
-    ))  # fmt: skip
+    ))
     return client
 
 
@@ -74,14 +74,14 @@ def test_the_timeline_draws_one_row_per_span_in_tree_order_indented_by_depth(cli
     assert rows(page.text) == [
         ("support flow", 0), ("weather agent", 1), ("chat gpt-4o", 2), ("get_weather", 2), ("chat gpt-4o", 2),
         ("embed query", 1), ("late child", 0),
-    ]  # fmt: skip
+    ]
     assert 'style="--d:2;' in row(page.text, 3)
 
 
 def test_each_bar_is_placed_by_its_start_and_sized_by_its_duration(client):
     h.post(client, h.body(h.span(span=1, name="root", start_ms=0, duration_ms=200),
                           h.span(span=2, parent=1, name="middle half", start_ms=50, duration_ms=100),
-                          h.span(span=3, parent=2, name="late tenth", start_ms=170, duration_ms=20)))  # fmt: skip
+                          h.span(span=3, parent=2, name="late tenth", start_ms=170, duration_ms=20)))
     page = client.get(TRACE_URL).text
 
     assert "--x:0%;--w:100%" in row(page, 1)
@@ -104,7 +104,7 @@ def test_bars_take_the_colour_of_their_kind_of_work_and_errors_are_red(client):
 
 def test_the_time_axis_has_round_ticks():
     assert [(t.x, t.label) for t in timeline.ticks(100 * h.MS)] == [
-        ("0", "0"), ("20", "20 ms"), ("40", "40 ms"), ("60", "60 ms"), ("80", "80 ms"), ("100", "100 ms")]  # fmt: skip
+        ("0", "0"), ("20", "20 ms"), ("40", "40 ms"), ("60", "60 ms"), ("80", "80 ms"), ("100", "100 ms")]
     assert [t.label for t in timeline.ticks(1_100_000)] == ["0", "0.25 ms", "0.5 ms", "0.75 ms", "1 ms"]
     assert [t.label for t in timeline.ticks(740_000)] == ["0", "200 µs", "400 µs", "600 µs"]
     assert [t.label for t in timeline.ticks(12 * 10**9)][-1] == "10 s"
@@ -118,7 +118,7 @@ def test_the_page_draws_the_axis_and_its_grid(client):
 
     assert 'style="--tick:20%"' in page
     assert re.findall(r'<span class="[a-z]*" style="--x:(\d+)%">([^<]+)</span>', page) == [
-        ("0", "0"), ("20", "20 ms"), ("40", "40 ms"), ("60", "60 ms"), ("80", "80 ms"), ("100", "100 ms")]  # fmt: skip
+        ("0", "0"), ("20", "20 ms"), ("40", "40 ms"), ("60", "60 ms"), ("80", "80 ms"), ("100", "100 ms")]
 
 
 def test_every_subtree_of_a_small_trace_is_drawn_open(client):
@@ -182,7 +182,7 @@ def test_costs_in_several_currencies_are_not_added_up(client):
         h.span(span=1, name="usd call", attributes=llm("gpt-4o", 10, 1, cost=(0.001, 0.001))),
         h.span(span=2, name="eur call", start_ms=20, attributes=llm("gpt-4o", 10, 1, cost=(0.002, 0.002),
                                                                     **{"gen_ai.usage.cost.currency": "EUR"})),
-    ))  # fmt: skip
+    ))
     facts = dict(re.findall(r"<div><dt>([^<]+)</dt><dd[^>]*>(.*?)</dd></div>", client.get(TRACE_URL).text, re.S))
     assert facts["Cost"] == 'EUR 0.0040 <span class="muted">+</span> $0.0020'
 
@@ -201,7 +201,7 @@ def test_the_errors_section_shows_each_exception_with_its_stack_trace(client):
 def test_an_exception_recorded_on_a_span_without_error_status_is_listed_as_handled(client):
     h.post(client, h.body(h.span(span=1, name="retrying call", events=[
         {"name": "exception", "attributes": {"exception.type": "TimeoutError", "exception.message": "retrying"}},
-    ])))  # fmt: skip
+    ])))
     page = client.get(TRACE_URL).text
 
     assert ">handled</span>" in page and "TimeoutError" in page
@@ -235,7 +235,7 @@ def test_agents_repeating_their_calls_usage_are_not_counted_twice(client):
                                                  "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 100,
                                                  "gen_ai.usage.output_tokens": 10}),
         h.span(span=2, parent=1, name="call", attributes=llm("gpt-4o", 100, 10)),
-    ))  # fmt: skip
+    ))
     page = client.get(TRACE_URL).text
     assert re.search(r"<td data-label=\"Model\">gpt-4o</td>\s*<td class=\"num\" data-label=\"Calls\">1</td>", page)
 
@@ -324,7 +324,7 @@ def post_wide_trace(client, steps=30, calls=20):
         n += 1
         for call in range(calls):
             spans.append(h.span(span=n, parent=step_id, name=f"call {step}.{call}", start_ms=step * 300 + call * 10,
-                                duration_ms=8, attributes=llm("gpt-4o-mini", 10, 2)))  # fmt: skip
+                                duration_ms=8, attributes=llm("gpt-4o-mini", 10, 2)))
             n += 1
     h.post(client, h.body(*spans))
     return n - 1
@@ -362,7 +362,7 @@ def test_a_closed_subtree_is_fetched_as_rows_only(client):
 def test_subtrees_deeper_than_the_collapse_depth_wait_to_be_opened(client, monkeypatch):
     monkeypatch.setattr(timeline, "ROW_BUDGET", 6)
     spans = [h.span(span=i, parent=i - 1 if i > 1 else None, name=f"level {i - 1}", start_ms=i, duration_ms=100 - i)
-             for i in range(1, 9)]  # fmt: skip
+             for i in range(1, 9)]
     h.post(client, h.body(*spans))
     page = client.get(TRACE_URL).text
 
@@ -376,7 +376,7 @@ def test_a_level_wider_than_the_budget_comes_in_slices(client, monkeypatch):
     monkeypatch.setattr(timeline, "ROW_BUDGET", 10)
     h.post(client, h.body(h.span(span=1, name="root", duration_ms=1000),
                           *[h.span(span=i, parent=1, name=f"child {i}", start_ms=i)
-                            for i in range(2, 27)]))  # fmt: skip
+                            for i in range(2, 27)]))
     page = client.get(TRACE_URL).text
     assert rows(page) == [("root", 0)] and 'aria-expanded="false"' in page
 
@@ -422,7 +422,7 @@ def test_the_nested_corpus_run_is_drawn_as_its_client_nested_it(client):
     assert rows(page) == [
         ("support_flow", 0), ("weather_agent", 1), ("chat gpt-5", 2), ("get_weather", 2), ("chat gpt-5", 2),
         ("embeddings text-embedding-3-small", 2), ("get_forecast", 2),
-    ]  # fmt: skip
+    ]
     assert "ConnectionError" in page and "HTTP 503 from weather API" in page
 
 
@@ -453,7 +453,7 @@ def big_trace(total):
                             attributes=llm("gpt-4o-mini", 10, 2, **{"gen_ai.input.messages": "[]" + " " * 500}),
                             error="boom" if n % 100 == 0 else None,
                             events=[{"name": "exception", "at_ms": n, "attributes": {"exception.type": "E"}}]
-                            if n % 100 == 0 else ()))  # fmt: skip
+                            if n % 100 == 0 else ()))
     return spans
 
 

@@ -64,7 +64,7 @@ def test_duration_bars_are_relative_to_the_slowest_trace_on_the_page(client, fiv
 def test_each_cell_is_labelled_for_the_phone_layout(client, five_traces):
     cells = re.findall(r'<td class="col-(\w+)[^"]*" data-label="([^"]+)"', row(client.get("/traces"), 3))
     assert [label for _, label in cells] == ["Started", "Trace", "Service", "Duration", "Spans", "Errors", "Tokens",
-                                             "Cost", "Models"]  # fmt: skip
+                                             "Cost", "Models"]
 
 
 def test_start_times_are_moments_the_browser_renders(client, five_traces):
@@ -133,7 +133,7 @@ def test_an_empty_store_shows_how_to_send_the_first_trace(client):
 
     assert "Waiting for your first trace" in page
     assert "http://testserver/api/v1/traces/export" in page
-    assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://testserver\n" in html.unescape(page)
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://testserver:4317\n" in html.unescape(page)  # gRPC: the SDKs' default
 
 
 # --- the query language's errors -------------------------------------------------------------
@@ -369,7 +369,7 @@ def test_deleting_an_unknown_trace_is_a_404(client, five_traces):
 def test_the_list_costs_one_query_however_many_traces(client, five_traces, django_assert_num_queries):
     for n in range(10, 40):
         h.post(client, h.body(h.span(trace=n, span=1, name=f"t{n}", start_ms=ago(n),
-                                    attributes={"gen_ai.request.model": f"m{n}"})))  # fmt: skip
+                                    attributes={"gen_ai.request.model": f"m{n}"})))
     with django_assert_num_queries(1):
         assert len(listed(client.get("/traces?q=service:api OR duration:>1ms&sort=-cost"))) == 35
     with django_assert_num_queries(1):

@@ -41,7 +41,7 @@ def _r(value):
 def _y_ticks(top, step, label):
     count = round(top / step)
     return [{"pct": _r(100 * i / count), "y": _r(HEIGHT - HEIGHT * i / count), "label": label(i * step)}
-            for i in range(count + 1)]  # fmt: skip
+            for i in range(count + 1)]
 
 
 def time_format(series):
@@ -73,7 +73,7 @@ def _x_labels(series, fmt):
         {"pct": _r(100 * index / count), "time": points[index]["start"].isoformat(),
          "format": fmt, "text": _utc_text(points[index]["start"], fmt)}
         for index in indexes
-    ]  # fmt: skip
+    ]
 
 
 def _buckets(series):
@@ -84,7 +84,7 @@ def _buckets(series):
         {"point": point, "x": _r(index * slot), "width": _r(slot), "centre": (index + 0.5) * slot,
          "time": point["start"].isoformat(), "text": _utc_text(point["start"], "datetime") + " UTC"}
         for index, point in enumerate(points)
-    ]  # fmt: skip
+    ]
 
 
 def _plural(count, word):
@@ -109,14 +109,14 @@ def activity_chart(series):
                 {"class": "err", "y": _r(HEIGHT - error_h), "height": _r(error_h)},
             ],
             "detail": f"{_plural(point['traces'], 'trace')}, {_plural(point['errors'], 'error')}",
-        }  # fmt: skip
+        }
         bars.append(bucket)
     return {
         "kind": "activity", "label": "Traces and errors over time", "width": WIDTH, "height": HEIGHT,
         "buckets": bars, "lines": [], "y_ticks": _y_ticks(top, step, lambda v: f"{v:,.0f}"),
         "x_labels": _x_labels(series, time_format(series)), "empty": not any(p["traces"] for p in points),
         "legend": [("ok", "traces"), ("err", "errors")],
-    }  # fmt: skip
+    }
 
 
 @register.inclusion_tag("ui/partials/_chart_series.html")
@@ -138,7 +138,7 @@ def latency_chart(series):
         "buckets": buckets, "lines": lines, "y_ticks": _y_ticks(top, step, lambda v: duration(v) if v else "0"),
         "x_labels": _x_labels(series, time_format(series)), "empty": not high,
         "legend": [("p50", "p50"), ("p95", "p95")],
-    }  # fmt: skip
+    }
 
 
 def _segments(buckets, key, top):
@@ -175,5 +175,5 @@ def model_chart(by_model):
                           f"avg {duration(m['avg_duration_ms'])} per call",
         }
         for m in shown
-    ]  # fmt: skip
+    ]
     return {"rows": rows, "hidden": max(0, len(by_model) - len(shown))}

@@ -20,7 +20,7 @@ from ui.forms import DashboardForm
 LATEST = 8  # rows in each of the "latest" tables
 WINDOW_LABELS = {"1h": "1h", "24h": "24h", "7d": "7d", "30d": "30d", "all": "All"}
 WINDOW_TEXT = {"1h": "in the last hour", "24h": "in the last 24 hours", "7d": "in the last 7 days",
-               "30d": "in the last 30 days", "all": "all time"}  # fmt: skip
+               "30d": "in the last 30 days", "all": "all time"}
 
 
 @csrf_exempt
@@ -52,7 +52,7 @@ def _dashboard(request):
         "errors_url": _list_url(start and window, status=Status.ERROR),
         "latest": traces.sorted_by()[:LATEST], "latest_errors": traces.search(status=Status.ERROR).sorted_by()[:LATEST],
         "first_run": first_run(request) if empty_store else None,
-    }  # fmt: skip
+    }
     partial = request.htmx and not request.htmx.history_restore_request
     response = render(request, "ui/dashboard.html#figures" if partial else "ui/dashboard.html", context)
     patch_vary_headers(response, ["HX-Request"])

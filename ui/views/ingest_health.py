@@ -23,7 +23,7 @@ def ingest_health_page(request):
     context = {
         "nav": "ingest-health", "window": window, "windows": WINDOW_LABELS.items(), "window_text": WINDOW_TEXT[window],
         "services": health["services"], "clients": health["clients"],
-    }  # fmt: skip
+    }
     partial = request.htmx and not request.htmx.history_restore_request
     response = render(request, "ui/ingest_health.html#health" if partial else "ui/ingest_health.html", context)
     patch_vary_headers(response, ["HX-Request"])

@@ -21,7 +21,7 @@ NEW_TRACES_CAP = 100  # the notice says "100+" rather than count a flood
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 COLUMNS = [("start_time", "Started"), ("name", "Trace"), ("service", "Service"), ("duration", "Duration"),
            ("spans", "Spans"), ("errors", "Errors"), ("tokens", "Tokens"), ("cost", "Cost"),
-           ("models", "Models")]  # fmt: skip
+           ("models", "Models")]
 NUMERIC = {"duration", "spans", "errors", "tokens", "cost"}
 
 
@@ -55,7 +55,7 @@ def trace_list(request):
         "new_since": new_since, "poll_url": new_since and form.url(cursor=None, before=None, new_since=new_since),
         "timeout": timeout, "by_run": form.by_run,
         "group_url": form.url(group="trace" if form.by_run else None, cursor=None, before=None),
-    }  # fmt: skip
+    }
     partial = request.htmx and not request.htmx.history_restore_request
     # HTMX swaps in only a 2xx answer: the results fragment explains the problem in place either way.
     status = 200 if partial or (valid and not timeout) else 503 if timeout else 400

@@ -13,7 +13,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default=settings.MSGTRACE_HOST, help="address to listen on (MSGTRACE_HOST)")
         parser.add_argument("--port", type=int, default=settings.MSGTRACE_GRPC_PORT,
-                            help="port (MSGTRACE_GRPC_PORT, 4317 by default)")  # fmt: skip
+                            help="port (MSGTRACE_GRPC_PORT, 4317 by default)")
         parser.add_argument("--parent", type=int, default=None, help="stop when the process with this id is gone")
 
     def handle(self, host, port, parent, **options):

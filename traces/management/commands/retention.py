@@ -18,7 +18,7 @@ class Command(BaseCommand):
                 f"traces older than {policy['older_than'].days} days" if policy["older_than"] else "",
                 f"all but the newest {policy['keep_at_most']}" if policy["keep_at_most"] else "",
             ) if part
-        )  # fmt: skip
+        )
         self.stdout.write(f"retention: removing {described}")
         self.stdout.flush()
         run_forever()

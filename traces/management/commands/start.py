@@ -20,7 +20,7 @@ def static_is_stale():
         return True
     sources = [Path(settings.BASE_DIR) / "static"]
     newest = max((f.stat().st_mtime for folder in sources if folder.is_dir() for f in folder.rglob("*") if f.is_file()),
-                 default=0)  # fmt: skip
+                 default=0)
     return newest > manifest.stat().st_mtime
 
 
@@ -31,9 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=settings.MSGTRACE_HOST, help="address to listen on (MSGTRACE_HOST)")
         parser.add_argument("--port", type=int, default=settings.MSGTRACE_PORT, help="port (MSGTRACE_PORT)")
         parser.add_argument("--workers", type=int, default=settings.MSGTRACE_WORKERS,
-                            help="gunicorn worker processes (MSGTRACE_WORKERS)")  # fmt: skip
+                            help="gunicorn worker processes (MSGTRACE_WORKERS)")
         parser.add_argument("--grpc-port", type=int, default=settings.MSGTRACE_GRPC_PORT,
-                            help="OTLP/gRPC port, 0 for none (MSGTRACE_GRPC_PORT)")  # fmt: skip
+                            help="OTLP/gRPC port, 0 for none (MSGTRACE_GRPC_PORT)")
 
     def handle(self, host, port, workers, grpc_port, **options):
         if not 0 < port < 65536:
@@ -47,7 +47,7 @@ class Command(BaseCommand):
             # In a process of its own: the settings pick hashed static names when collectstatic runs.
             # A checkout's msgtrace_server is importable from its root; an installed one from anywhere.
             subprocess.run([sys.executable, "-m", "msgtrace_server", "collectstatic", "--noinput", "-v0"],
-                           cwd=None if settings.MSGTRACE_INSTALLED else settings.BASE_DIR, check=True)  # fmt: skip
+                           cwd=None if settings.MSGTRACE_INSTALLED else settings.BASE_DIR, check=True)
         bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.stdout.write(f"msgtrace serving on http://{bind} with {workers} workers (gunicorn)")
         if grpc_port:
@@ -57,5 +57,5 @@ class Command(BaseCommand):
         # gunicorn's master starts the OTLP/gRPC process (deploy/gunicorn.conf.py, when_ready).
         os.environ["MSGTRACE_GRPC_PORT"] = str(grpc_port)
         argv = [sys.executable, "-m", "gunicorn", "msgtrace_server.wsgi", "--config", str(GUNICORN_CONFIG),
-                "--bind", bind, "--workers", str(workers)]  # fmt: skip
+                "--bind", bind, "--workers", str(workers)]
         os.execv(sys.executable, argv)

@@ -34,7 +34,7 @@ class Command(BaseCommand):
         )
         for row in figures["by_model"][:10]:
             self.stdout.write(f"  model {model_label(row['model'])}: {row['calls']} calls, "
-                              f"{tokens(row['total_tokens'])} tokens, {cost(row['cost'])}")  # fmt: skip
+                              f"{tokens(row['total_tokens'])} tokens, {cost(row['cost'])}")
         for row in figures["by_workflow"][:10]:
             self.stdout.write(f"  workflow {row['workflow'] or '(none)'}: {row['traces']} traces, "
-                              f"{row['errors']} with errors")  # fmt: skip
+                              f"{row['errors']} with errors")

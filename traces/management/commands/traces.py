@@ -18,7 +18,7 @@ from traces.tree import build, walk
 
 SUMMARY_FIELDS = ["trace_id", "started_at", "root_span_name", "workflow_name", "service_name", "status", "duration_ms",
                   "span_count", "error_count", "input_tokens", "output_tokens", "total_tokens", "total_cost",
-                  "models_used", "user_id", "session_id"]  # fmt: skip
+                  "models_used", "user_id", "session_id"]
 
 
 class _Unterminated:
@@ -87,7 +87,7 @@ class Command(BaseCommand):
                     "ERROR " + span.status_message if is_error(span.status_code) else "",
                     "(parent missing)" if node.orphan else "",
                 ) if mark
-            )  # fmt: skip
+            )
             self.stdout.write(f"{'  ' * node.depth}{span.name}  {duration_ns(span.duration_ns)}  {marks}".rstrip())
 
     # --- delete and export ---------------------------------------------------------------------
@@ -113,7 +113,7 @@ class Command(BaseCommand):
                 count = 0
                 for trace in traces.iterator(chunk_size=2000):
                     writer.writerow([spreadsheet_safe(";".join(trace.models_used) if f == "models_used"
-                                                      else getattr(trace, f)) for f in SUMMARY_FIELDS])  # fmt: skip
+                                                      else getattr(trace, f)) for f in SUMMARY_FIELDS])
                     count += 1
             else:
                 spans = Span.objects.filter(trace__in=traces.values("pk")).for_display().order_by("trace_id", "start_ns", "id")
@@ -150,4 +150,4 @@ class Command(BaseCommand):
             if len(files) > 1:
                 self.stderr.write(f"[{number}/{len(files)}] {name}: {result.stored} spans stored")
         self.stdout.write(f"imported {len(files)} file{'s' if len(files) != 1 else ''}: {stored} spans stored, "
-                          f"{duplicates} already stored, {rejected} rejected")  # fmt: skip
+                          f"{duplicates} already stored, {rejected} rejected")
