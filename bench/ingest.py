@@ -21,6 +21,13 @@ bench/otlp_load.py, so payload building is never timed):
    stored spans/s = stored / (first request -> last response). The RSS of the gunicorn master and
    its workers is summed every ~100 ms from /proc/<pid>/status; their CPU time comes from /proc too.
 
+4. With --stitch both (the default), the same load again on a second fresh database, with run
+   stitching off (MSGTRACE_STITCH_RUNS=false; traces.runs), in the other order every other round.
+   The load holds msgflux-shaped agent calls (bench/otlp_load.py --msgflux-share: every span a
+   one-span trace, nested only in time), which stitching groups into runs; how many traces were
+   stitched and marked ambiguous is counted afterwards. The ratio stored spans/s on / off is the
+   cost of stitching (target >= 0.90).
+
 The figure that matters is the ratio msgtrace / ceiling (target >= 0.5), printed, not asserted.
 It lets msgtrace use all its workers against a ceiling that uses one process, so the CPU time per
 1,000 spans of both is printed as well: it compares the work done per span.
@@ -74,8 +81,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: 
     ExportTraceServiceResponse,
 )
 
-from traces import otlp as msgtrace_otlp  # noqa: E402  (pure functions: no Django settings needed)
-
 HOST = "127.0.0.1"
 CONTENT_TYPES = {"protobuf": "application/x-protobuf", "json": "application/json"}
 # msgtrace's defaults (msgtrace_server/settings.py); the ceiling must be as durable as the server.
@@ -122,6 +127,11 @@ def parse_args(argv=None):
     parser.add_argument("--format", choices=("protobuf", "json"), default="protobuf")
     parser.add_argument("--gzip", action="store_true", help="send Content-Encoding: gzip bodies")
     parser.add_argument("--seed", type=int, default=42, help="load generator seed (default 42)")
+    parser.add_argument("--stitch", choices=("both", "on", "off"), default="both",
+                        help="run stitching in the server (MSGTRACE_STITCH_RUNS): both runs the load twice, "
+                             "on and off, and prints their ratio (default both)")
+    parser.add_argument("--msgflux-share", type=float, default=0.3,
+                        help="share of agent calls sent as msgflux does, one trace per span (default 0.3)")
     parser.add_argument("--rounds", type=positive, default=1,
                         help="repeat ceiling + load on fresh databases, report the median round (default 1)")
     parser.add_argument("--time-limit", type=float, default=300.0, help="seconds for the whole run (default 300)")
@@ -143,7 +153,7 @@ def build_bodies(args):
     generator_args = SimpleNamespace(
         format=args.format, gzip=args.gzip, gzip_level=6, total_spans=args.spans, spans_per_request=args.batch,
         seed=args.seed, spans_per_trace=20, error_rate=0.05, prompt_bytes=(1000, 2000), services=4,
-        no_openinference=False,
+        no_openinference=False, msgflux_share=args.msgflux_share,
     )  # fmt: skip  (otlp_load's own defaults, but for the ones this script exposes)
     return otlp_load.encode_all(generator_args)
 
@@ -312,8 +322,22 @@ def run_ceiling(bodies, args, db_path, deadline):
     }
 
 
+def setup_django(tmp):
+    """Settings for msgtrace's decoder in this process (semconv prices model calls with genai-prices):
+    SQLite in the temp dir, which nothing here writes to (custom prices are read from it, and a
+    failed read keeps none), and a secret key never written to disk."""
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "msgtrace_server.settings")
+    os.environ.update(MSGTRACE_DB_PATH=str(tmp / "decode.sqlite3"), SECRET_KEY="bench")
+    import django
+
+    django.setup()
+
+
 def run_msgtrace_decode(bodies, args, deadline):
     """msgtrace's own decode path (decompress + decode + semconv.normalize), without the database."""
+    from traces import otlp as msgtrace_otlp
+
     encoding = msgtrace_otlp.PROTOBUF if args.format == "protobuf" else msgtrace_otlp.JSON
     content_encoding = "gzip" if args.gzip else None
     spans, elapsed = 0, 0.0
@@ -341,16 +365,17 @@ def free_port():
 class Server:
     """msgtrace under gunicorn on a migrated, fresh SQLite database inside `tmp`."""
 
-    def __init__(self, tmp, workers, worker_class="gthread"):
-        self.db_path = tmp / "msgtrace.sqlite3"
-        self.log_path = tmp / "gunicorn.log"
+    def __init__(self, tmp, workers, worker_class="gthread", stitch=True):
+        self.db_path = tmp / f"msgtrace-stitch-{'on' if stitch else 'off'}.sqlite3"
+        self.log_path = tmp / f"gunicorn-stitch-{'on' if stitch else 'off'}.log"
         self.workers = workers
         self.worker_class = worker_class
         self.port = None
         self.process = None
         self.env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MSGTRACE_INGEST_KEYS")}
         # SQLite (no DATABASE_URL), no ingest key, the secret key never read from or written to disk.
-        self.env.update(MSGTRACE_DB_PATH=str(self.db_path), SECRET_KEY="bench", PYTHONUNBUFFERED="1")
+        self.env.update(MSGTRACE_DB_PATH=str(self.db_path), SECRET_KEY="bench", PYTHONUNBUFFERED="1",
+                        MSGTRACE_STITCH_RUNS="true" if stitch else "false")
 
     def start(self, timeout=60):
         subprocess.run(
@@ -409,6 +434,18 @@ def count_stored_spans(db_path):
         return conn.execute("SELECT COUNT(*) FROM traces_span").fetchone()[0]
     finally:
         conn.close()
+
+
+def count_runs(db_path):
+    """Traces, those stitched into a run, those marked ambiguous, and the runs with more than one trace."""
+    conn = sqlite3.connect(db_path)
+    try:
+        links = dict(conn.execute("SELECT run_link, COUNT(*) FROM traces_trace GROUP BY run_link").fetchall())
+        runs = conn.execute("SELECT COUNT(*) FROM traces_trace WHERE run_trace_count > 1").fetchone()[0]
+    finally:
+        conn.close()
+    return {"traces": sum(links.values()), "stitched": links.get("stitched", 0),
+            "ambiguous": links.get("ambiguous", 0), "runs": runs}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -601,8 +638,8 @@ def warm_up(port, workers):
         thread.join(30)
 
 
-def run_server_load(bodies, args, tmp, deadline, cleanup):
-    server = Server(tmp, args.workers, args.worker_class)
+def run_server_load(bodies, args, tmp, deadline, cleanup, stitch=True):
+    server = Server(tmp, args.workers, args.worker_class, stitch)
     cleanup.append(server.stop)
     server.start()
     warm_up(server.port, args.workers)
@@ -618,7 +655,7 @@ def run_server_load(bodies, args, tmp, deadline, cleanup):
     if failed:
         print(f"{len(failed)} requests failed; the server log ends with:\n{server.log_tail()}", file=sys.stderr)
     stored = count_stored_spans(server.db_path)
-    return summarize_load(results, stored, client_cpu_s, sampler, len(bodies))
+    return summarize_load(results, stored, client_cpu_s, sampler, len(bodies)) | {"runs": count_runs(server.db_path)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -659,10 +696,26 @@ def report(figures):
         ("CPU ms/1k spans msgtrace", f"{per_1k(load['server_cpu_s'], load['spans_stored']):.0f}",
          f"ceiling {per_1k(ceiling['cpu_s'], ceiling['spans']):.0f} (1 process)"),
     ]  # fmt: skip
+    stitching = figures.get("stitching")
+    if stitching:
+        on, off, runs = stitching["on"], stitching["off"], stitching["on"]["runs"]
+        rounds = stitching["round_ratios"]
+        rows += [
+            ("stitching on / off spans/s", f"{on['stored_spans_per_s']:,.0f} / {off['stored_spans_per_s']:,.0f}",
+             f"MSGTRACE_STITCH_RUNS=true / false, the same bodies on fresh databases; "
+             f"CPU ms/1k spans {per_1k(on['server_cpu_s'], on['spans_stored']):.0f} / "
+             f"{per_1k(off['server_cpu_s'], off['spans_stored']):.0f}"),
+            ("ratio stitching on / off", f"{stitching['ratio']:.2f}",
+             "target >= 0.90" + (f"; median of rounds {' '.join(f'{r:.2f}' for r in rounds)}" if len(rounds) > 1 else "")),
+            ("traces stitched", f"{runs['stitched']:,} of {runs['traces']:,}",
+             f"into {runs['runs']:,} runs, {runs['ambiguous']:,} ambiguous (stitching on); "
+             f"off: {off['runs']['stitched']:,} stitched"),
+        ]
     print(
         f"\nmsgtrace ingest: {cfg['spans']:,} spans, {cfg['format']}{'+gzip' if cfg['gzip'] else ''}, "
         f"{cfg['batch']} spans/request ({cfg['requests']} requests, {cfg['wire_mb']:.1f} MB on the wire), "
-        f"{cfg['clients']} clients, {cfg['workers']} {cfg['worker_class']} workers, SQLite WAL synchronous={cfg['synchronous']}"
+        f"{cfg['clients']} clients, {cfg['workers']} {cfg['worker_class']} workers, SQLite WAL synchronous={cfg['synchronous']}, "
+        f"{cfg['msgflux_share']:.0%} of agent calls msgflux-shaped, stitching {cfg['stitch']}"
     )
     if cfg["smoke"]:
         print("  (--smoke: every phase ran on tiny sizes; the figures measure nothing)")
@@ -692,8 +745,8 @@ def share_of(deadline, budget, fraction):
     return min(deadline, time.monotonic() + budget * fraction)
 
 
-def run_round(bodies, args, tmp, deadline, cleanup):
-    """One ceiling, one in-process decode and one server load, on fresh databases."""
+def run_round(bodies, args, tmp, deadline, cleanup, number=0):
+    """One ceiling, one in-process decode and one server load per stitching setting, on fresh databases."""
     tmp.mkdir()
     budget = args.time_limit / args.rounds
     # The ceiling and the decoder first, while the machine is otherwise idle; then the server.
@@ -702,10 +755,24 @@ def run_round(bodies, args, tmp, deadline, cleanup):
     print(f"ceiling: {ceiling['spans_per_s']:,.0f} spans/s", file=sys.stderr)
     decode = run_msgtrace_decode(bodies, args, share_of(deadline, budget, 0.1))
     print(f"msgtrace decode: {decode['spans_per_s']:,.0f} spans/s; starting gunicorn", file=sys.stderr)
-    load = run_server_load(bodies, args, tmp, share_of(deadline, budget, 0.7), cleanup)
+    settings = {"both": [True, False], "on": [True], "off": [False]}[args.stitch]
+    if number % 2:  # every other round the other way round: neither setting always goes first
+        settings.reverse()
+    loads = {}
+    for stitch in settings:
+        load = run_server_load(bodies, args, tmp, share_of(deadline, budget, 0.7 / len(settings)), cleanup, stitch)
+        loads[stitch] = load
+        print(f"msgtrace, stitching {'on' if stitch else 'off'}: {load['stored_spans_per_s']:,.0f} spans/s stored",
+              file=sys.stderr)
+    load = loads.get(True) or loads[False]  # the shipped setting is the one compared with the ceiling
     ratio = load["stored_spans_per_s"] / ceiling["spans_per_s"] if ceiling["spans_per_s"] else 0.0
-    print(f"msgtrace: {load['stored_spans_per_s']:,.0f} spans/s stored; ratio {ratio:.2f}", file=sys.stderr)
-    return {"msgtrace": load, "ceiling": ceiling, "msgtrace_decode": decode, "ratio": ratio}
+    print(f"msgtrace: ratio {ratio:.2f}", file=sys.stderr)
+    figures = {"msgtrace": load, "ceiling": ceiling, "msgtrace_decode": decode, "ratio": ratio}
+    if len(loads) == 2:
+        off = loads[False]["stored_spans_per_s"]
+        figures |= {"msgtrace_stitch_off": loads[False],
+                    "stitch_ratio": loads[True]["stored_spans_per_s"] / off if off else 0.0}
+    return figures
 
 
 def measure(args, tmp, deadline, cleanup):
@@ -714,15 +781,22 @@ def measure(args, tmp, deadline, cleanup):
     build_s = time.perf_counter() - t0
     wire = sum(len(body) for _, body in bodies)
     print(f"built {len(bodies)} requests, {sum(n for n, _ in bodies):,} spans, {wire / 1e6:.1f} MB "
-          f"in {build_s:.1f} s", file=sys.stderr)  # fmt: skip
+          f"in {build_s:.1f} s", file=sys.stderr)
     rounds = []
     for number in range(args.rounds):
         if rounds and time.monotonic() >= deadline:
             break
-        rounds.append(run_round(bodies, args, tmp / f"round-{number + 1}", deadline, cleanup))
+        rounds.append(run_round(bodies, args, tmp / f"round-{number + 1}", deadline, cleanup, number))
     # On a shared machine one round can be off by a third: the median round is reported whole,
-    # so that every figure printed comes from the same round.
+    # so that every figure printed comes from the same round. Stitching on / off is compared
+    # within each round (same machine load); its median round is reported beside.
     median = sorted(rounds, key=lambda r: r["ratio"])[(len(rounds) - 1) // 2]
+    stitching = {}
+    if "stitch_ratio" in rounds[0]:
+        middle = sorted(rounds, key=lambda r: r["stitch_ratio"])[(len(rounds) - 1) // 2]
+        stitching = {"stitching": {"on": middle["msgtrace"], "off": middle["msgtrace_stitch_off"],
+                                   "ratio": middle["stitch_ratio"],
+                                   "round_ratios": [r["stitch_ratio"] for r in rounds]}}
     return {
         "config": {
             "spans": sum(n for n, _ in bodies), "requests": len(bodies), "batch": args.batch, "format": args.format,
@@ -730,9 +804,10 @@ def measure(args, tmp, deadline, cleanup):
             "worker_class": args.worker_class,
             "rounds": len(rounds), "synchronous": SYNCHRONOUS, "raw_mb": raw_bytes / 1e6, "wire_mb": wire / 1e6,
             "build_s": build_s, "time_limit_s": args.time_limit, "cpus": os.cpu_count(), "smoke": args.smoke,
-            "python": platform.python_version(),
+            "python": platform.python_version(), "stitch": args.stitch, "msgflux_share": args.msgflux_share,
         },  # fmt: skip
         **median,
+        **stitching,
         "round_ratios": [r["ratio"] for r in rounds],
         "rounds": rounds,
     }
@@ -758,6 +833,7 @@ def main(argv=None):
     tmp = Path(tempfile.mkdtemp(prefix="msgtrace-bench-", dir=args.tmp_dir))
     cleanup = []  # undone in reverse order, whatever happens
     try:
+        setup_django(tmp)
         figures = measure(args, tmp, deadline, cleanup)
         report(figures)
         if args.json_out:

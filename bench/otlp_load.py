@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 # Seeded OTLP/HTTP load generator: the same seed always yields the same traces and request
-# bodies. Copied from the shared tools so that the benchmark is self-contained, unchanged but for
-# this comment and --smoke; bench/ingest.py imports build_requests/encode_all from it.
+# bodies. Copied from the shared tools so that the benchmark is self-contained, changed for
+# --smoke and --msgflux-share; bench/ingest.py imports build_requests/encode_all from it.
 """otlp_load.py - deterministic OTLP/HTTP trace load generator (protobuf or JSON).
 
 Builds LLM-agent-like traces (1 root "flow" span, nested "module" spans, LLM
 spans with gen_ai.* attributes and a 1-2 KB prompt, tool spans, a few error
-spans carrying an "exception" event), packs them into
+spans carrying an "exception" event) and, for --msgflux-share of the agent
+calls, msgflux-shaped ones: every span a one-span trace of its own, as
+msgflux sends them through msgtrace-sdk 1.2.0 (an agent enclosing two model
+calls and a tool call, nested only in time), which msgtrace stitches back
+into runs. Packs them into
 ExportTraceServiceRequest batches, pre-encodes every request body (so payload
 building is not measured), then POSTs them to --url with N concurrent
 keep-alive connections (one thread + one http.client connection each).
@@ -73,6 +77,8 @@ MODULES = ["planner", "retriever", "reasoner", "tool_router", "summarizer", "cri
 TOOLS = ["search_docs", "run_sql", "http_get", "vector_search", "calculator", "send_email"]
 EXC_TYPES = ["openai.RateLimitError", "TimeoutError", "ValueError", "httpx.ReadTimeout", "KeyError"]
 BASE_TIME_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z (fixed => deterministic)
+MSGFLUX_AGENTS = ["Forecast Agent", "Support Agent", "Weather Agent", "Order Agent"]
+MSGFLUX_TOOLS = ["Get Forecast", "Search Docs", "Get Weather", "Lookup Order"]
 
 
 def _kv(key, value):
@@ -99,8 +105,10 @@ class TraceFactory:
 
     def __init__(self, seed=42, spans_per_trace=20, error_rate=0.05,
                  prompt_bytes=(1000, 2000), completion_bytes=(200, 800),
-                 services=4, openinference=True, base_time_ns=BASE_TIME_NS):
+                 services=4, openinference=True, base_time_ns=BASE_TIME_NS, msgflux_share=0.0,
+                 msgflux_processes=4):
         self.rng = random.Random(seed)
+        self.msgflux_share = msgflux_share
         self.spt = max(1, spans_per_trace)
         self.error_rate = error_rate
         self.prompt_bytes = prompt_bytes
@@ -112,7 +120,8 @@ class TraceFactory:
         self.pool = [" ".join(r.choice(_WORDS) for _ in range(400)) for _ in range(64)]
         self.system_prompts = ["SYSTEM: " + " ".join(r.choice(_WORDS) for _ in range(60)) for _ in range(8)]
         self.resources = []
-        for i in range(max(1, services)):
+        self.services = max(1, services)
+        for i in range(self.services):
             self.resources.append({
                 "service.name": f"agent-svc-{i}",
                 "service.version": f"1.{i}.{r.randint(0, 9)}",
@@ -123,6 +132,16 @@ class TraceFactory:
                 "telemetry.sdk.name": "opentelemetry",
                 "telemetry.sdk.version": "1.27.0",
             })
+        # msgflux processes: resources of their own (the attributes msgtrace-sdk 1.2.0 sends), each
+        # running its agent calls one after another on a clock of its own.
+        self.msgflux_resources = []
+        for i in range(max(1, msgflux_processes) if msgflux_share > 0 else 0):
+            self.msgflux_resources.append(len(self.resources))
+            self.resources.append({
+                "service.name": f"msgflux-app-{i}", "platform.system": "Linux",
+                "platform.release": f"6.8.0-{i}", "platform.machine": "x86_64", "python.version": "3.11.7",
+            })
+        self.msgflux_clock = {index: base_time_ns for index in self.msgflux_resources}
 
     def _text(self, lo_hi):
         r = self.rng
@@ -151,9 +170,64 @@ class TraceFactory:
                 kinds.append("llm" if r.random() < 0.6 else "tool"); parent.append(p)
         return kinds, parent
 
-    def trace(self):
-        """Build one trace; returns (resource_index, [Span]) in end order (children first)."""
+    def msgflux_call(self):
+        """One msgflux agent call as msgtrace-sdk 1.2.0 exports it: 8 one-span traces (no parent span
+        ids) nested only in time: Agent > Generator > openai.chat, Tool Library > scatter_gather >
+        tool, Generator > openai.chat. Returns (resource_index, [Span]) in end order."""
         r = self.rng
+        resource = r.choice(self.msgflux_resources)
+        ms = 1_000_000
+        t0 = max(self.msgflux_clock[resource], self.t) + r.randint(1, 50) * ms
+        spans = []
+
+        def span(name, start, end, kind=Span.SPAN_KIND_INTERNAL, attributes=None):
+            s = Span(trace_id=self._id(16), span_id=self._id(8), name=name, kind=kind,
+                     start_time_unix_nano=start, end_time_unix_nano=end)
+            _attrs(s, attributes or {})
+            spans.append(s)
+
+        def model_call(start):
+            """Generator > openai.chat (OpenLLMetry: tokens, no cost); returns the Generator's end."""
+            chat_start = start + r.randint(200, 600) * 1000
+            chat_end = chat_start + r.randint(300, 4000) * ms
+            prompt, completion = self._text((300, 900)), self._text(self.completion_bytes)
+            itok, otok = len(prompt) // 4, len(completion) // 4
+            span("openai.chat", chat_start, chat_end, Span.SPAN_KIND_CLIENT, {
+                "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": "gpt-4o-mini", "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+                "gen_ai.response.id": f"chatcmpl-{r.getrandbits(64):016x}",
+                "gen_ai.usage.input_tokens": itok, "gen_ai.usage.output_tokens": otok,
+                "gen_ai.usage.total_tokens": itok + otok, "gen_ai.input.messages": prompt,
+                "gen_ai.output.messages": completion})
+            end = chat_end + r.randint(50, 500) * 1000
+            span("Generator", start, end, attributes={"span.type": "flow"})
+            return end
+
+        agent = r.randrange(len(MSGFLUX_AGENTS))
+        first = model_call(t0 + r.randint(3, 6) * ms)
+        library_start = first + r.randint(100, 300) * 1000
+        gather_start = library_start + r.randint(50, 100) * 1000
+        tool_start = gather_start + r.randint(300, 1300) * 1000
+        tool_end = tool_start + r.randint(5, 300) * ms
+        span(MSGFLUX_TOOLS[agent], tool_start, tool_end, attributes={"span.type": "flow"})
+        gather_end = tool_end + r.randint(50, 300) * 1000
+        span("scatter_gather", gather_start, gather_end)
+        library_end = gather_end + r.randint(50, 100) * 1000
+        span(MSGFLUX_AGENTS[agent].split()[0].capitalize() + "agent Tool Library", library_start, library_end,
+             attributes={"span.type": "flow"})
+        second = model_call(library_end + r.randint(2, 5) * ms)
+        end = second + r.randint(50, 100) * 1000
+        span(MSGFLUX_AGENTS[agent], t0, end, attributes={"span.type": "flow"})
+        self.msgflux_clock[resource] = end
+        spans.sort(key=lambda s: s.end_time_unix_nano)  # exported as they end: the agent last
+        return resource, spans
+
+    def trace(self):
+        """Build one trace; returns (resource_index, [Span]) in end order (children first). With
+        --msgflux-share, that share of the calls is a msgflux agent call of one-span traces."""
+        r = self.rng
+        if self.msgflux_resources and r.random() < self.msgflux_share:
+            return self.msgflux_call()
         kinds, parent = self._tree()
         n = len(kinds)
         children = [[] for _ in range(n)]
@@ -267,7 +341,7 @@ class TraceFactory:
             spans.append(s)
         # BatchSpanProcessor emits in end order => children before parents
         order = sorted(range(n), key=lambda j: (end[j], -j))
-        return r.randrange(len(self.resources)), [spans[j] for j in order]
+        return r.randrange(self.services), [spans[j] for j in order]
 
 
 def build_requests(total_spans, spans_per_request, **factory_kw):
@@ -321,7 +395,8 @@ def encode_all(args):
                                  seed=args.seed, spans_per_trace=args.spans_per_trace,
                                  error_rate=args.error_rate,
                                  prompt_bytes=tuple(args.prompt_bytes),
-                                 services=args.services, openinference=not args.no_openinference):
+                                 services=args.services, openinference=not args.no_openinference,
+                                 msgflux_share=getattr(args, "msgflux_share", 0.0)):
         body = to_otlp_json(req) if fmt_json else req.SerializeToString()
         raw_bytes += len(body)
         if args.gzip:
@@ -507,6 +582,9 @@ def main(argv=None):
     ap.add_argument("--prompt-bytes", type=int, nargs=2, default=[1000, 2000], metavar=("MIN", "MAX"))
     ap.add_argument("--services", type=int, default=4, help="distinct resources (service.name)")
     ap.add_argument("--no-openinference", action="store_true", help="omit openinference.* / llm.* attrs")
+    ap.add_argument("--msgflux-share", type=float, default=0.3,
+                    help="share of agent calls sent as msgflux does: 8 one-span traces nested only in time "
+                         "(msgtrace stitches them into runs); default 0.3")
     ap.add_argument("--header", action="append", default=[], help="extra 'Name: value' header")
     ap.add_argument("--build-only", action="store_true", help="build+encode payloads, report, send nothing")
     ap.add_argument("--json-out", help="write result JSON here")

@@ -44,9 +44,10 @@ def figure(output, label):
 
 @own_sqlite
 def test_ingest_stores_every_span_it_sends_and_reports_every_figure():
-    out, err = smoke("ingest.py")
+    out, err = smoke("ingest.py", timeout=120)
 
     assert "msgtrace ingest: 300 spans, protobuf, 100 spans/request (3 requests" in out
+    assert "30% of agent calls msgflux-shaped, stitching both" in out
     assert figure(out, "spans sent / stored") == "300 / 300 rejected 0, LOST 0"
     assert figure(out, "HTTP status") == "200: 3 3 of 3 requests sent"
     assert re.fullmatch(r"\d+\.\d\d target >= 0\.5", figure(out, "ratio msgtrace / ceiling"))
@@ -54,6 +55,16 @@ def test_ingest_stores_every_span_it_sends_and_reports_every_figure():
                   "msgtrace decode spans/s", "latency ms p50/p95/p99", "server peak RSS MB",
                   "CPU s server / client", "CPU ms/1k spans msgtrace"):
         assert re.match(r"[\d,.]+", figure(out, label)), label
+    # The same load with run stitching on and off, both stored whole; the msgflux-shaped agent calls
+    # (8 one-span traces each: 7 stitched under the agent) are stitched into runs only when it is on.
+    assert re.match(r"[\d,]+ / [\d,]+ MSGTRACE_STITCH_RUNS=true / false", figure(out, "stitching on / off spans/s"))
+    assert re.fullmatch(r"\d+\.\d\d target >= 0\.90", figure(out, "ratio stitching on / off"))
+    stitched, traces, runs, off = re.fullmatch(
+        r"([\d,]+) of ([\d,]+) into ([\d,]+) runs, [\d,]+ ambiguous \(stitching on\); off: ([\d,]+) stitched",
+        figure(out, "traces stitched"),
+    ).groups()
+    assert int(runs) >= 1 and int(stitched) >= 7 and int(traces) > int(stitched)
+    assert off == "0"
     assert "WARNING" not in out and "requests failed" not in err
 
 

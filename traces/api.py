@@ -63,10 +63,32 @@ class TraceSummary(Schema):
     status: Literal["ok", "error"]
 
     run_trace_count: int = Field(description="traces in the run this trace is the outermost of (traces.runs); 1 alone")
+    # The figures the trace list's row shows for a run (group=run): the run's sums on its outermost trace.
+    run_span_count: int | None = Field(description="spans of the run this trace is the outermost of; null when the "
+                                                   "trace is stitched into another's run (counted there)")
+    run_error_count: int | None = Field(description="error spans of the run; null as run_span_count")
+    run_total_tokens: int | None = Field(description="tokens of the run; null as run_span_count")
+    run_total_cost: float | None = Field(description="cost of the run; null as run_span_count")
 
     @staticmethod
     def resolve_models(trace):
         return trace.models_used
+
+    @staticmethod
+    def resolve_run_span_count(trace):
+        return None if trace.run_link == RunLink.STITCHED else trace.run_spans
+
+    @staticmethod
+    def resolve_run_error_count(trace):
+        return None if trace.run_link == RunLink.STITCHED else trace.run_errors
+
+    @staticmethod
+    def resolve_run_total_tokens(trace):
+        return None if trace.run_link == RunLink.STITCHED else trace.run_tokens
+
+    @staticmethod
+    def resolve_run_total_cost(trace):
+        return None if trace.run_link == RunLink.STITCHED else trace.run_cost
 
 
 # Counting every match costs what reading every match costs: past this many, the total says "at least".

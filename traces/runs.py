@@ -26,6 +26,8 @@ retried batch changes nothing. The traces around a window are found with one ind
 duration class (index trace_run_window), never by scanning the store.
 """
 
+from bisect import bisect_left, bisect_right
+
 from django.conf import settings
 
 from traces.models import RunLink
@@ -66,13 +68,14 @@ class Node:
     __slots__ = ("pk", "trace_id", "s", "e", "name", "resource", "klass", "parent", "link", "root", "count", "was")
 
     def __init__(self, row):
-        pk, self.trace_id, self.s, self.e, self.name, self.resource, self.klass, self.parent, link, root, count = row
-        self.pk, self.link, self.count = pk, link or NONE, count or 1
-        self.root = root or pk
-        self.was = self.values()
+        pk, self.trace_id, self.s, self.e, self.name, resource, klass, parent, link, root, count = row
+        self.pk, self.resource, self.klass, self.parent, self.link = pk, resource, klass, parent, link or NONE
+        self.root, self.count = root or pk, count or 1
+        self.was = (resource, klass, parent, self.link, self.root)
 
     def values(self):
-        return tuple(getattr(self, field) for field in WRITTEN)
+        """The fields stitch() writes, in WRITTEN's order (spelled out: it runs for every trace loaded)."""
+        return (self.resource, self.klass, self.parent, self.link, self.root)
 
     def key(self):
         """Outermost first: earlier start, then later end, then the smaller trace id."""
@@ -133,9 +136,10 @@ def _select(cursor, where, params):
     return [Node(row) for row in cursor.fetchall()]
 
 
-def overlapping(cursor, resource, lo, hi):
-    """The traces of `resource` whose interval meets [lo, hi]: per duration class, those starting
-    within reach of the window, so that every part is one range of the trace_run_window index."""
+def overlapping(cursor, resource, lo, hi, known=()):
+    """The traces of `resource` whose interval meets [lo, hi], but those in `known`: per duration
+    class, those starting within reach of the window, so that every part is one range of the
+    trace_run_window index."""
     part = (
         f"SELECT {','.join(COLUMNS)} FROM traces_trace WHERE run_resource_id=%s AND run_class=%s "
         "AND start_ns >= %s AND start_ns <= %s AND end_ns >= %s"
@@ -144,7 +148,8 @@ def overlapping(cursor, resource, lo, hi):
     for klass in range(MAX_CLASS + 1):
         params += [resource, klass, lo - _longest(klass), hi, lo]
     cursor.execute(" UNION ALL ".join([part] * (MAX_CLASS + 1)), params)
-    return [Node(row) for row in cursor.fetchall()]
+    # Windows of one regrouping overlap: rows already loaded are not built again.
+    return [Node(row) for row in cursor.fetchall() if row[0] not in known]
 
 
 def _windows(intervals):
@@ -165,8 +170,8 @@ def _regroup(cursor, resource, touched, changed, refresh):
             if any(a <= lo and hi <= b for a, b in loaded):
                 continue
             loaded.append((lo, hi))
-            for node in overlapping(cursor, resource, lo, hi):
-                nodes.setdefault(node.pk, node)
+            for node in overlapping(cursor, resource, lo, hi, nodes):
+                nodes[node.pk] = node
 
     for node in touched:  # this batch's view of them is newer than the stored one
         nodes[node.pk] = node
@@ -210,18 +215,20 @@ class Grouping:
     def __init__(self, nodes):
         self.nodes = nodes
         self.ordered = sorted(nodes.values(), key=Node.key)
+        self.starts = [node.s for node in self.ordered]
         self._enclosers, self._accepted = {}, {}
 
     def enclosers(self, node):
         """Outermost first."""
         found = self._enclosers.get(node.pk)
         if found is None:
-            found = []
-            for other in self.ordered:
-                if other.s > node.s:
-                    break
-                if other.encloses(node):
-                    found.append(other)
+            # Node.encloses spelled out over the traces that start no later (the hot loop of a
+            # regrouping): of two with the same interval, the smaller trace id encloses the other.
+            s, e, trace_id = node.s, node.e, node.trace_id
+            found = [
+                other for other in self.ordered[: bisect_right(self.starts, s)]
+                if other.e >= e and other is not node and (other.s < s or other.e > e or other.trace_id < trace_id)
+            ]
             self._enclosers[node.pk] = found
         return found
 
@@ -235,7 +242,8 @@ class Grouping:
         return all(outer.encloses(inner) for outer, inner in zip(enclosers, enclosers[1:]))
 
     def inside(self, scope):
-        return [node for node in self.ordered if scope.encloses(node)]
+        window = self.ordered[bisect_left(self.starts, scope.s) : bisect_right(self.starts, scope.e)]
+        return [node for node in window if node.e <= scope.e and scope.encloses(node)]
 
     def accepted(self, parent):
         """The children of a sequential `parent` that did not begin inside an earlier sibling's time

@@ -37,6 +37,9 @@ def test_list_is_newest_first_with_every_summary_field(client, five_traces):
         "total_cost": pytest.approx(0.00395), "estimated_cost": 0.0, "unpriced_spans": 0,
         "models": ["claude-3-5-haiku", "gpt-4o"], "user_id": "alice",
         "session_id": "s-1", "status": "ok", "run_trace_count": 1,
+        # alone, the trace is a run of its own figures
+        "run_span_count": 3, "run_error_count": 0, "run_total_tokens": 2610,
+        "run_total_cost": pytest.approx(0.00395),
     }  # fmt: skip
 
 

@@ -266,5 +266,66 @@ def test_the_list_grouped_by_run_has_one_item_per_run(client):
     assert runs["total"] == 3
 
 
+def with_reported_costs(bodies, costs):
+    """The requests, each openai.chat span reporting the next of `costs` as its cost (gen_ai.usage.cost.total)."""
+    costs, changed = iter(costs), []
+    for body in bodies:
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource_spans in request.resource_spans:
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    if span.name == "openai.chat":
+                        span.attributes.add(key="gen_ai.usage.cost.total").value.double_value = next(costs)
+        changed.append(request.SerializeToString())
+    return changed
+
+
+def test_each_run_item_carries_the_runs_spans_errors_tokens_and_cost_as_the_list_row_shows(client):
+    # 004: 8 one-span traces; Get Forecast failed (status 2); the two openai.chat spans report 57 + 18
+    # and 82 + 9 tokens, here with a cost of $0.0125 and $0.0375. 006: Order Agent's run holds its two
+    # model calls (75 + 91 tokens), Chit Chat's run its one (71 tokens); no span failed.
+    send(client, with_reported_costs(span_requests(CORPUS / "msgflux" / "004.bin"), [0.0125, 0.0375]))
+    send(client, span_requests(CORPUS / "msgflux" / "006.bin"))
+    items = client.get("/api/v1/traces?group=run&limit=100").json()["traces"]
+    figures = {
+        item["root_span_name"]: (item["run_trace_count"], item["run_span_count"], item["run_error_count"],
+                                 item["run_total_tokens"], round(item["run_total_cost"], 6))
+        for item in items
+    }
+    assert figures == {
+        "Forecast Agent": (8, 8, 1, 166, 0.05),
+        "Order Agent": (8, 8, 0, 166, 0.0),
+        "Chit Chat": (3, 3, 0, 71, 0.0),
+    }
+    # The outermost trace's own figures stay its own: one span, no tokens.
+    agent = next(item for item in items if item["root_span_name"] == "Forecast Agent")
+    assert (agent["span_count"], agent["error_count"], agent["total_tokens"], agent["total_cost"]) == (1, 0, 0, 0.0)
+    # The trace list's row for the run shows the same figures.
+    row = client.get("/traces").text
+    row = row[row.index(f'id="trace-{agent["trace_id"]}"'):]
+    row = row[: row.index("</tr>")]
+    assert 'data-label="Spans">8<' in row and '<span class="badge error">1</span>' in row
+    assert 'data-label="Tokens">166<' in row and "$0.05" in row
+
+
+def test_listing_every_trace_leaves_the_run_figures_to_the_runs_outermost_trace(client):
+    send(client, span_requests(CORPUS / "msgflux" / "004.bin"))
+    items = {item["trace_id"][:8]: item for item in client.get("/api/v1/traces?limit=100").json()["traces"]}
+    assert len(items) == 8
+    assert (items["1fd310bc"]["run_span_count"], items["1fd310bc"]["run_total_tokens"]) == (8, 166)
+    generator = items["5c40f55a"]  # stitched into Forecast Agent's run: counted there
+    run_figures = ("run_span_count", "run_error_count", "run_total_tokens", "run_total_cost")
+    assert [generator[name] for name in run_figures] == [None, None, None, None]
+
+
+def test_a_trace_alone_is_a_run_of_its_own_figures(client):
+    send(client, span_requests(CORPUS / "msgflux" / "001.bin"))
+    (item,) = client.get("/api/v1/traces?group=run").json()["traces"]
+    assert item["root_span_name"] == "openai.chat" and item["run_trace_count"] == 1
+    assert (item["run_span_count"], item["run_error_count"], item["run_total_tokens"]) == (
+        item["span_count"], item["error_count"], item["total_tokens"]) == (1, 0, item["total_tokens"])
+    assert item["total_tokens"] > 0
+
+
 def test_an_unknown_trace_has_no_run(client):
     assert client.get("/api/v1/traces/" + "ab" * 16 + "/run").status_code == 404
