@@ -10,7 +10,7 @@ import random
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tests.helpers import CORPUS, PROTOBUF, post
+from tests.helpers import CORPUS, post
 from traces.models import RunLink, Trace
 
 pytestmark = pytest.mark.django_db(transaction=False)
