@@ -62,7 +62,8 @@ class TraceSummary(Schema):
     session_id: str
     status: Literal["ok", "error"]
 
-    run_trace_count: int = Field(description="traces in the run this trace is the outermost of (traces.runs); 1 alone")
+    run_trace_count: int = Field(description="traces in the run this trace is the outermost of (traces.runs); 1 alone, "
+                                             "0 when the trace is stitched into another's run")
     # The figures the trace list's row shows for a run (group=run): the run's sums on its outermost trace.
     run_span_count: int | None = Field(description="spans of the run this trace is the outermost of; null when the "
                                                    "trace is stitched into another's run (counted there)")
@@ -73,6 +74,10 @@ class TraceSummary(Schema):
     @staticmethod
     def resolve_models(trace):
         return trace.models_used
+
+    @staticmethod
+    def resolve_run_trace_count(trace):
+        return 0 if trace.run_link == RunLink.STITCHED else trace.run_trace_count
 
     @staticmethod
     def resolve_run_span_count(trace):

@@ -314,8 +314,9 @@ def test_listing_every_trace_leaves_the_run_figures_to_the_runs_outermost_trace(
     assert len(items) == 8
     assert (items["1fd310bc"]["run_span_count"], items["1fd310bc"]["run_total_tokens"]) == (8, 166)
     generator = items["5c40f55a"]  # stitched into Forecast Agent's run: counted there
-    run_figures = ("run_span_count", "run_error_count", "run_total_tokens", "run_total_cost")
-    assert [generator[name] for name in run_figures] == [None, None, None, None]
+    run_figures = ("run_trace_count", "run_span_count", "run_error_count", "run_total_tokens", "run_total_cost")
+    assert [generator[name] for name in run_figures] == [0, None, None, None, None]
+    assert sorted(item["run_trace_count"] for item in items.values()) == [0, 0, 0, 0, 0, 0, 0, 8]
 
 
 def test_a_trace_alone_is_a_run_of_its_own_figures(client):
