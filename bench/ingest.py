@@ -154,7 +154,7 @@ def build_bodies(args):
         format=args.format, gzip=args.gzip, gzip_level=6, total_spans=args.spans, spans_per_request=args.batch,
         seed=args.seed, spans_per_trace=20, error_rate=0.05, prompt_bytes=(1000, 2000), services=4,
         no_openinference=False, msgflux_share=args.msgflux_share,
-    )  # fmt: skip  (otlp_load's own defaults, but for the ones this script exposes)
+    )  # otlp_load's own defaults, but for the ones this script exposes
     return otlp_load.encode_all(generator_args)
 
 
@@ -166,7 +166,7 @@ CEILING_COLUMNS = (
     "status_code", "status_message", "trace_state", "flags", "attributes", "events",
     "dropped_attributes_count", "dropped_events_count", "dropped_links_count", "service_name",
     "scope_name", "model",
-)  # fmt: skip
+)
 CEILING_SCHEMA = """
 CREATE TABLE span (
     id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
@@ -220,7 +220,7 @@ def protobuf_rows(body):
                     _dumps(attributes), _dumps(events), span.dropped_attributes_count,
                     span.dropped_events_count, span.dropped_links_count, service, scope,
                     attributes.get("gen_ai.request.model", ""),
-                ))  # fmt: skip
+                ))
     return rows
 
 
@@ -263,7 +263,7 @@ def json_rows(body):
                     _dumps(attributes), _dumps(events), span.get("droppedAttributesCount", 0),
                     span.get("droppedEventsCount", 0), span.get("droppedLinksCount", 0), service, scope,
                     attributes.get("gen_ai.request.model", ""),
-                ))  # fmt: skip
+                ))
     return rows
 
 
@@ -381,7 +381,7 @@ class Server:
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
             cwd=ROOT, env=self.env, check=True, timeout=timeout,
-        )  # fmt: skip
+        )
         self.port = free_port()
         with open(self.log_path, "wb") as log:
             # A session of its own, so that Ctrl-C reaches this script only and the server is
@@ -392,7 +392,7 @@ class Server:
                  *(["--threads", "8"] if self.worker_class == "gthread" else []), "--workers", str(self.workers), "--bind", f"{HOST}:{self.port}", "--timeout", "120",
                  "--graceful-timeout", "20", "--no-control-socket"],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+            )
         self._wait_until_ready(timeout)
 
     def _wait_until_ready(self, timeout):
@@ -695,7 +695,7 @@ def report(figures):
         # The ratio above lets msgtrace use every worker; this one compares the work per span.
         ("CPU ms/1k spans msgtrace", f"{per_1k(load['server_cpu_s'], load['spans_stored']):.0f}",
          f"ceiling {per_1k(ceiling['cpu_s'], ceiling['spans']):.0f} (1 process)"),
-    ]  # fmt: skip
+    ]
     stitching = figures.get("stitching")
     if stitching:
         on, off, runs = stitching["on"], stitching["off"], stitching["on"]["runs"]
@@ -724,7 +724,7 @@ def report(figures):
     for name, value, note in rows:
         print(f"  {name:<{width}}  {value:>{value_width}}  {note}")
     for part, truncated in (("msgtrace load", load["truncated_by_time_limit"]),
-                            ("ceiling", ceiling["truncated_by_time_limit"])):  # fmt: skip
+                            ("ceiling", ceiling["truncated_by_time_limit"])):
         if truncated:
             print(f"  WARNING: the {part} stopped at --time-limit; its figures cover part of the bodies")
 
@@ -805,7 +805,7 @@ def measure(args, tmp, deadline, cleanup):
             "rounds": len(rounds), "synchronous": SYNCHRONOUS, "raw_mb": raw_bytes / 1e6, "wire_mb": wire / 1e6,
             "build_s": build_s, "time_limit_s": args.time_limit, "cpus": os.cpu_count(), "smoke": args.smoke,
             "python": platform.python_version(), "stitch": args.stitch, "msgflux_share": args.msgflux_share,
-        },  # fmt: skip
+        },
         **median,
         **stitching,
         "round_ratios": [r["ratio"] for r in rounds],

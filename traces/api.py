@@ -494,7 +494,7 @@ def list_traces(
     else:
         rows, next_cursor = page(ordered, field, sort.startswith("-"), cursor, limit)
     return {"traces": rows, "total": total, "total_exact": total_exact, "limit": limit, "offset": offset,
-            "next_cursor": next_cursor}  # fmt: skip
+            "next_cursor": next_cursor}
 
 
 @router.get("/traces/export", response={200: None, 400: QueryErrorOut, 422: Error}, url_name="traces-export")
@@ -573,10 +573,10 @@ def get_trace_run(request, trace_id: str):
     ambiguous = Trace.objects.filter(run_parent_id__in=list(hex_ids), run_link=RunLink.AMBIGUOUS)
     totals = {"trace_count": len(members), "span_count": sum(m.span_count for m in members),
               "error_count": sum(m.error_count for m in members), "total_tokens": sum(m.total_tokens for m in members),
-              "total_cost": sum(m.total_cost for m in members)}  # fmt: skip
+              "total_cost": sum(m.total_cost for m in members)}
     return {"root_trace_id": root.trace_id, "trace_ids": [m.trace_id for m in members],
             "ambiguous_trace_ids": sorted(ambiguous.values_list("trace_id", flat=True)), "totals": totals,
-            "roots": [_run_node(node, hex_ids, inferred) for node in roots]}  # fmt: skip
+            "roots": [_run_node(node, hex_ids, inferred) for node in roots]}
 
 
 def _run_node(node, hex_ids, inferred):
@@ -588,7 +588,7 @@ def _run_node(node, hex_ids, inferred):
         "total_cost": span.total_cost, "status": "error" if is_error(span.status_code) else "ok",
         "inferred": span.span_id in inferred, "orphan": node.orphan,
         "children": [_run_node(child, hex_ids, inferred) for child in node.children],
-    }  # fmt: skip
+    }
 
 
 def _node(node):

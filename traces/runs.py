@@ -7,6 +7,9 @@ them back together as a grouping over stored traces: spans and trace ids are nev
 The rule (the README's "Runs" section says the same):
 - Only a trace with a root span (no parent span id) takes part. A trace that arrives with a real
   (remote) parent never has a root, so it is never stitched, nor does it enclose anything.
+- Only traces that are a single root span take part, as enclosers and as enclosed: a trace of several
+  spans was linked by its client's own context, and the concurrent requests of a busy service must never
+  absorb one another (nor cost ingest a regrouping). A trace that grows past one span leaves its run.
 - R encloses T when both roots come from the same resource (service.name and every other resource
   attribute) and T's interval lies within R's; of two traces with the same interval, the one with
   the smaller trace id encloses the other.
@@ -39,7 +42,7 @@ FAN_OUT = frozenset({
     "scatter_gather", "ascatter_gather", "bcast_gather", "abcast_gather", "map_gather", "amap_gather",
     "msg_scatter_gather", "msg_bcast_gather", "aspawn", "spawn", "background_task", "await_for_event",
     "wait_for_event", "wait_for", "gather",
-})  # fmt: skip
+})
 
 # Duration classes: class k holds traces shorter than 2**k ms (class 0: under 1 ms). A trace longer
 # than 2**MAX_CLASS ms (about 50 days) encloses nothing.
@@ -51,8 +54,8 @@ LOCK_SPACE = 0x6D74 << 48
 
 COLUMNS = (
     "id", "trace_id", "start_ns", "end_ns", "root_span_name", "run_resource_id", "run_class", "run_parent_id",
-    "run_link", "run_root_id", "run_trace_count",
-)  # fmt: skip
+    "run_link", "run_root_id", "run_trace_count", "span_count",
+)
 WRITTEN = ("resource", "klass", "parent", "link", "root")
 
 
@@ -65,10 +68,12 @@ def _longest(klass):
 
 
 class Node:
-    __slots__ = ("pk", "trace_id", "s", "e", "name", "resource", "klass", "parent", "link", "root", "count", "was")
+    __slots__ = (
+        "pk", "trace_id", "s", "e", "name", "resource", "klass", "parent", "link", "root", "count", "spans", "was",
+    )
 
     def __init__(self, row):
-        pk, self.trace_id, self.s, self.e, self.name, resource, klass, parent, link, root, count = row
+        pk, self.trace_id, self.s, self.e, self.name, resource, klass, parent, link, root, count, self.spans = row
         self.pk, self.resource, self.klass, self.parent, self.link = pk, resource, klass, parent, link or NONE
         self.root, self.count = root or pk, count or 1
         self.was = (resource, klass, parent, self.link, self.root)
@@ -93,6 +98,8 @@ def stitch(cursor, postgres, states, fresh, resources):
     roots = {}
     for trace_id, spans in fresh.items():
         state = states[trace_id]
+        if len(spans) > 1 and state["span_count"] == len(spans):
+            continue  # arrived whole with several spans: it never took part, and never will
         if spans and state["has_root"]:
             root = min((span for span in spans if not span.parent_span_id), key=lambda span: span.start_ns, default=None)
             roots[state["id"]] = (state, resources[root.resource.fingerprint] if root is not None else None)
@@ -101,9 +108,12 @@ def stitch(cursor, postgres, states, fresh, resources):
     touched = {}
     for node in _select(cursor, "id IN (" + ",".join(["%s"] * len(roots)) + ")", list(roots)):
         state, resource = roots[node.pk]
-        node.resource = node.resource or resource
         node.s, node.e, node.name = state["start_ns"], state["end_ns"], state["root_span_name"]
+        node.spans = state["span_count"]
         node.klass = duration_class(node.e - node.s)
+        if node.spans != 1 and node.resource is None:
+            continue  # grown past one span before it ever had a root here: it never took part
+        node.resource = node.resource or resource
         if node.resource is not None:
             touched[node.pk] = node
     by_resource = {}
@@ -198,6 +208,8 @@ def _regroup(cursor, resource, touched, changed, refresh):
         node.parent, node.link = group.decide(node)
     for node in targets.values():
         node.root = group.root_of(node)
+        if node.spans != 1:
+            node.resource = None  # out of the index: never looked up again
     touched_ids = {node.pk for node in touched}
     for node in targets.values():
         if node.values() != node.was or node.pk in touched_ids:
@@ -214,7 +226,8 @@ class Grouping:
 
     def __init__(self, nodes):
         self.nodes = nodes
-        self.ordered = sorted(nodes.values(), key=Node.key)
+        # A trace that grew past one span is only here to leave: it encloses nothing any more.
+        self.ordered = sorted((node for node in nodes.values() if node.spans == 1), key=Node.key)
         self.starts = [node.s for node in self.ordered]
         self._enclosers, self._accepted = {}, {}
 
@@ -252,7 +265,7 @@ class Grouping:
         if found is None:
             found, kept = set(), []
             for node in self.inside(parent):
-                if self.tightest(node) is not parent or not self.nested(node):
+                if node.spans != 1 or self.tightest(node) is not parent or not self.nested(node):
                     continue
                 if not any(other.s < node.s < other.e < node.e for other in kept):
                     kept.append(node)
@@ -263,7 +276,7 @@ class Grouping:
     def decide(self, node):
         """(the tightest encloser's id or None, its RunLink)."""
         parent = self.tightest(node)
-        if parent is None:
+        if parent is None or node.spans != 1:
             return None, NONE
         if not self.nested(node):
             return parent.pk, AMBIGUOUS
@@ -288,7 +301,7 @@ def run_outline(members):
     by_pk = {member.pk: member for member in members}
     rows = list(
         Span.objects.filter(trace_id__in=list(by_pk)).in_start_order().values_list(*OUTLINE_FIELDS, "trace_id", named=True)
-    )  # fmt: skip
+    )
     roots = {}
     for row in rows:
         if not row.parent_span_id:

@@ -41,6 +41,16 @@ def layout_for(trace, view):
     return timeline.Layout(members[0], spans, view, inferred, span_traces), spans, members
 
 
+class RunFigures:
+    """The header's figures of a run: its traces' summed, over the outermost trace's duration, so that
+    the header counts what the page draws (and what the run's row in the list shows)."""
+
+    def __init__(self, members):
+        self.duration_ms = members[0].duration_ms
+        for field in ("span_count", "error_count", "input_tokens", "output_tokens"):
+            setattr(self, field, sum(getattr(member, field) for member in members))
+
+
 def trace_page(request, trace, view, panel=None):
     """The whole page; `panel` (a ui.span_panel.SpanPanel) is drawn open beside it."""
     layout, spans, members = layout_for(trace, view)
@@ -50,5 +60,6 @@ def trace_page(request, trace, view, panel=None):
         "trace": trace, "layout": layout, "rows": layout.rows(), "panel": panel, "nav": "traces",
         "errors": errors, "errors_total": errors_total, "errors_left_out": errors_total - len(errors),
         "models": models, "models_total": models_total, "run": members if len(members) > 1 else None,
+        "figures": trace if len(members) == 1 else RunFigures(members),
     }
     return render(request, TEMPLATE, context)

@@ -40,7 +40,7 @@ def test_list_is_newest_first_with_every_summary_field(client, five_traces):
         # alone, the trace is a run of its own figures
         "run_span_count": 3, "run_error_count": 0, "run_total_tokens": 2610,
         "run_total_cost": pytest.approx(0.00395),
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize(
@@ -166,7 +166,7 @@ def test_detail_has_the_summary_and_every_span_in_start_order(client, five_trace
                                 events=[{"name": "exception", "at_ms": 12,
                                          "attributes": {"exception.type": "KeyError"}}],
                                 links=[(3, 4, {"why": "retry"})], attributes={"k": [1, 2]}, error="bad"),
-                         resource={"host.name": "box"}))  # fmt: skip
+                         resource={"host.name": "box"}))
 
     with CaptureQueriesContext(connection) as queries:
         response = client.get(f"/api/v1/traces/{tid(9)}")
@@ -178,17 +178,17 @@ def test_detail_has_the_summary_and_every_span_in_start_order(client, five_trace
     child = body["spans"][1]
     assert (child["parent_span_id"], child["kind"], child["status"]) == (
         f"{1:016x}", "internal", {"code": "error", "message": "bad"},
-    )  # fmt: skip
+    )
     assert child["attributes"] == {"k": [1, 2]}
     assert child["events"][0] | {"time": None} == {
         "name": "exception", "time": None, "time_unix_nano": h.T0 + 12 * h.MS,
         "attributes": {"exception.type": "KeyError"}, "dropped_attributes_count": 0,
-    }  # fmt: skip
+    }
     assert child["links"] == [{"trace_id": tid(3), "span_id": f"{4:016x}", "trace_state": "", "flags": 0,
-                               "attributes": {"why": "retry"}, "dropped_attributes_count": 0}]  # fmt: skip
+                               "attributes": {"why": "retry"}, "dropped_attributes_count": 0}]
     assert child["resource"]["attributes"] == {"service.name": "test-svc", "host.name": "box"}
     assert child["scope"] | {"attributes": None} == {"name": "tests", "version": "1.0", "attributes": None,
-                                                     "dropped_attributes_count": 0, "schema_url": ""}  # fmt: skip
+                                                     "dropped_attributes_count": 0, "schema_url": ""}
     assert child["start_time_unix_nano"] == h.T0 + 10 * h.MS
     assert child["duration_ms"] == 10.0
 
@@ -209,13 +209,13 @@ def test_tree_nests_spans_and_flags_orphans(client, five_traces):
         h.span(trace=8, span=4, parent=1, name="b", start_ms=50),
         h.span(trace=8, span=5, parent=77, name="lost child", start_ms=5),
         h.span(trace=8, span=6, parent=3, start_ms=12, model="gpt-4o", tokens=(10, 5), cost=(0.1, 0.2)),
-    ))  # fmt: skip
+    ))
 
     tree = client.get(f"/api/v1/traces/{tid(8)}/tree").json()
 
     def shape(node):
         return (node["span"]["name"], node["depth"], node["orphan"], node["subtree_spans"],
-                node["subtree_tokens"], [shape(child) for child in node["children"]])  # fmt: skip
+                node["subtree_tokens"], [shape(child) for child in node["children"]])
 
     assert [shape(root) for root in tree["roots"]] == [
         ("root", 0, False, 5, 15, [
@@ -223,7 +223,7 @@ def test_tree_nests_spans_and_flags_orphans(client, five_traces):
             ("b", 1, False, 1, 0, []),
         ]),
         ("lost child", 0, True, 1, 0, []),
-    ]  # fmt: skip
+    ]
     assert tree["roots"][0]["subtree_cost"] == pytest.approx(0.3)
 
 
@@ -242,7 +242,7 @@ def test_export_round_trips_through_an_empty_store(client, five_traces):
 
 def test_delete_removes_the_trace_with_spans_events_and_links_in_a_few_queries(client, five_traces):
     h.post(client, h.body(*[h.span(trace=9, span=n, name=f"s{n}", events=[{"name": "e"}], links=[(1, 1)])
-                           for n in range(1, 301)]))  # fmt: skip
+                           for n in range(1, 301)]))
     assert Span.objects.filter(trace__trace_id=tid(9)).count() == 300
 
     with CaptureQueriesContext(connection) as queries:
@@ -266,7 +266,7 @@ def span_names(response):
 def test_span_search_across_traces(client, five_traces):
     assert span_names(client.get("/api/v1/spans", {"q": "kind:llm AND model:gpt-4o"})) == [
         "chat gpt-4o", "chat gpt-4o",
-    ]  # fmt: skip
+    ]
     assert span_names(client.get("/api/v1/spans", {"q": "kind:llm AND duration:>2s"})) == ["chat claude-3-5-haiku"]
     assert span_names(client.get("/api/v1/spans", {"q": "error:true"})) == ["healthcheck", "chat gpt-4o-mini"]
     first = client.get("/api/v1/spans", {"q": "kind:llm", "limit": 2}).json()
@@ -291,11 +291,11 @@ def test_stats_for_the_default_24_hours(client, five_traces):
     assert stats["by_model"][0] | {"cost": None, "avg_duration_ms": None} == {
         "model": "gpt-4o-mini", "calls": 2, "errors": 1, "input_tokens": 700, "output_tokens": 130,
         "total_tokens": 830, "cost": None, "avg_duration_ms": None,
-    }  # fmt: skip
+    }
     assert [row["model"] for row in stats["by_model"]] == ["gpt-4o-mini", "claude-3-5-haiku", "gpt-4o"]
     assert [(row["workflow"], row["traces"], row["errors"]) for row in stats["by_workflow"]] == [
         ("support", 2, 1), ("", 1, 1), ("research", 1, 0),
-    ]  # fmt: skip
+    ]
     assert [(row["service"], row["traces"]) for row in stats["by_service"]] == [("api", 2), ("web", 2)]
     series = stats["series"]
     assert series["bucket_seconds"] == 1800
@@ -305,7 +305,7 @@ def test_stats_for_the_default_24_hours(client, five_traces):
 
 
 @pytest.mark.parametrize("query, traces", [("window=1h", 3), ("window=7d", 5), ("window=all", 5),
-                                           ("window=all&q=service:api", 3), ("start=20m", 2)])  # fmt: skip
+                                           ("window=all&q=service:api", 3), ("start=20m", 2)])
 def test_stats_window_and_query(client, five_traces, query, traces):
     assert client.get(f"/api/v1/stats?{query}").json()["total_traces"] == traces
 
@@ -314,7 +314,7 @@ def test_stats_of_an_empty_store_are_zeros(client):
     stats = client.get("/api/v1/stats").json()
     assert (stats["total_traces"], stats["error_rate"], stats["p95_duration_ms"], stats["by_model"]) == (
         0, 0.0, None, [],
-    )  # fmt: skip
+    )
 
 
 # --- streamed export -------------------------------------------------------------------------
@@ -338,7 +338,7 @@ def test_summaries_stream_as_csv_and_jsonl_with_the_list_filters(client, five_tr
 def test_openapi_schema_and_docs(client):
     schema = client.get("/api/v1/openapi.json").json()
     assert {"/api/v1/traces", "/api/v1/traces/{trace_id}", "/api/v1/traces/{trace_id}/tree", "/api/v1/spans",
-            "/api/v1/stats", "/api/v1/traces/export", "/api/v1/traces/{trace_id}/export"} <= set(schema["paths"])  # fmt: skip
+            "/api/v1/stats", "/api/v1/traces/export", "/api/v1/traces/{trace_id}/export"} <= set(schema["paths"])
     assert set(schema["paths"]["/api/v1/traces"]["get"]["responses"]) == {"200", "400", "422", "503"}
     assert client.get("/api/v1/docs").status_code == 200
     assert client.get("/docs")["Location"] == "/api/v1/docs"
@@ -349,12 +349,12 @@ def test_health_reports_the_database(client):
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok", "database": {"vendor": connection.vendor, "ok": True, "read": {"ok": True}, "write": {"ok": True}},
-    }  # fmt: skip
+    }
 
 
 def test_span_search_and_tree_cost_a_fixed_number_of_queries(client, five_traces):
     h.post(client, h.body(*[h.span(trace=8, span=n, parent=None if n == 1 else 1, name=f"s{n}", start_ms=n)
-                           for n in range(1, 201)]))  # fmt: skip
+                           for n in range(1, 201)]))
     with CaptureQueriesContext(connection) as queries:
         assert len(client.get("/api/v1/spans?limit=500").json()["spans"]) == 210
     assert len(queries) == 1  # one page, each span with its trace id joined in

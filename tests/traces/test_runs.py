@@ -10,6 +10,7 @@ import random
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from tests import helpers as h
 from tests.helpers import CORPUS, post
 from traces.models import RunLink, Trace
 
@@ -214,6 +215,47 @@ def test_traces_of_another_process_are_never_stitched(client):
         ("f3154d26 Support Agent", []),
         ("ffb5dbbb Generator", [("67e57cc6 openai.chat", [])]),
     ]
+
+
+def test_requests_of_a_busy_service_neither_absorb_one_another_nor_a_one_span_trace(client):
+    """Two multi-span traces of one process, the second inside the first's time, and a one-span trace
+    inside both: the multi-span ones were linked by their client's own context, so none of the three
+    joins another's run."""
+    long_request = [h.span(trace=1, span=1, name="GET /report", start_ms=0, duration_ms=1000),
+                    h.span(trace=1, span=2, parent=1, name="render", start_ms=10, duration_ms=900)]
+    short_request = [h.span(trace=2, span=3, name="GET /health", start_ms=100, duration_ms=50),
+                     h.span(trace=2, span=4, parent=3, name="db ping", start_ms=110, duration_ms=10)]
+    send(client, [h.body(*long_request), h.body(*short_request),
+                  h.body(h.span(trace=3, span=5, name="Generator", start_ms=120, duration_ms=20))])
+
+    runs, ambiguous = grouping()
+
+    assert sorted(runs) == sorted([
+        (f"{h.trace_id(1).hex()[:8]} GET /report", []),
+        (f"{h.trace_id(2).hex()[:8]} GET /health", []),
+        (f"{h.trace_id(3).hex()[:8]} Generator", []),
+    ])
+    assert ambiguous == {}
+    assert Trace.objects.filter(run_resource_id__isnull=False).count() == 1  # only the one-span trace is indexed
+
+
+@pytest.mark.parametrize("root_first", [True, False])
+def test_a_one_span_trace_that_grows_leaves_its_run_whatever_the_order(client, root_first):
+    agent = h.span(trace=1, span=1, name="Agent", start_ms=0, duration_ms=100)
+    step_root = h.span(trace=2, span=2, name="Generator", start_ms=10, duration_ms=50)
+    step_child = h.span(trace=2, span=3, parent=2, name="openai.chat", start_ms=20, duration_ms=20)
+    send(client, [h.body(agent), h.body(step_root)] if root_first else [h.body(agent), h.body(step_child)])
+    if root_first:
+        assert Trace.objects.get(trace_id=h.trace_id(2).hex()).run_link == RunLink.STITCHED
+
+    send(client, [h.body(step_child)] if root_first else [h.body(step_root)])
+
+    runs, ambiguous = grouping()
+    assert sorted(runs) == sorted([(f"{h.trace_id(1).hex()[:8]} Agent", []),
+                                   (f"{h.trace_id(2).hex()[:8]} Generator", [])])
+    items = {item["trace_id"]: item for item in client.get("/api/v1/traces?group=run").json()["traces"]}
+    agent_item = items[h.trace_id(1).hex()]
+    assert (agent_item["run_trace_count"], agent_item["run_span_count"]) == (1, 1)
 
 
 def tree_of(nodes):

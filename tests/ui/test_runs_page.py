@@ -44,6 +44,17 @@ def test_a_members_page_shows_the_whole_run_with_inferred_edges(client, runs_004
     assert f"/traces/{generator.trace_id}/spans/" in page  # each span links within its own trace
 
 
+def test_a_run_pages_header_counts_the_whole_run_like_its_row_in_the_list(client, runs_004_006):
+    member = Trace.objects.get(trace_id__startswith="bb1506a1")  # Get Forecast, the failing tool
+    page = client.get(f"/traces/{member.trace_id}").text
+    facts = page[page.index('<dl class="facts">') : page.index("</dl>", page.index('<dl class="facts">'))]
+
+    # 8 one-span traces, the tool's failure, and the two model calls' 139 + 27 tokens (msgflux/004.bin)
+    assert "<dt>Spans</dt><dd>8</dd>" in facts
+    assert '<dt>Errors</dt><dd class="error-text">1</dd>' in facts
+    assert "<dt>Tokens in / out</dt><dd>139 " in facts and "</span> 27</dd>" in facts
+
+
 def test_an_ambiguous_trace_is_not_drawn_inside_the_run(client, runs_004_006):
     order_agent = Trace.objects.get(trace_id__startswith="d283068a")
     page = client.get(f"/traces/{order_agent.trace_id}").text

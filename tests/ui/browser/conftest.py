@@ -9,10 +9,10 @@ import pytest
 
 from tests.ui.browser.support import (
     CHROMIUM, DEMO_TRACES, collect_static, require_chromium, serve, server_log,
-)  # fmt: skip
+)
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 

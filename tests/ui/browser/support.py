@@ -58,7 +58,7 @@ def collect_static(static_root):
     storage cannot name a file's hashed URL before it has been collected (every page would answer 500)."""
     env = {**os.environ, "MSGTRACE_STATIC_ROOT": str(static_root), "SECRET_KEY": "tests"}
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=servers.ROOT, env=env,
-                   check=True)  # fmt: skip
+                   check=True)
     return static_root
 
 
@@ -86,7 +86,7 @@ def post_otlp(server, message):
     request = urllib.request.Request(
         server.url + "/v1/traces", data=message.SerializeToString(), method="POST",
         headers={"Content-Type": "application/x-protobuf"},
-    )  # fmt: skip
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 200, response.status
 
@@ -127,7 +127,7 @@ def fresh_trace(service="browser-tests", name=None, error=None, spans=2, model="
         child = h.span(trace=trace, span=root_id + n, parent=root_id, name=f"chat {model}",
                        attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": model,
                                    "gen_ai.usage.input_tokens": 120, "gen_ai.usage.output_tokens": 30},
-                       kind=Span.SPAN_KIND_CLIENT)  # fmt: skip
+                       kind=Span.SPAN_KIND_CLIENT)
         child.start_time_unix_nano = start + n * 10 * MS
         child.end_time_unix_nano = child.start_time_unix_nano + 500 * MS
         result.append(child)

@@ -17,7 +17,7 @@ def export(server, message, user_agent="OTel-OTLP-Exporter-Python/1.45.2"):
     request = urllib.request.Request(
         server.url + "/v1/traces", data=message.SerializeToString(), method="POST",
         headers={"Content-Type": "application/x-protobuf", "User-Agent": user_agent},
-    )  # fmt: skip
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 200
 

@@ -72,7 +72,7 @@ def errors(page, site):
 
 
 SHOTS = {"dashboard": dashboard, "traces": traces, "trace-timeline": timeline, "trace-tree": tree,
-         "span-chat": span_chat, "trace-errors": errors}  # fmt: skip
+         "span-chat": span_chat, "trace-errors": errors}
 
 
 def save(page, name):

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from tests.ui.browser.support import (
     ROWS, api, duration_ms, fresh_trace, get, listed, post_otlp, query, row_ids, wait_for_rows,
-)  # fmt: skip
+)
 
 PAGE = 50
 
