@@ -53,6 +53,7 @@ def test_a_run_pages_header_counts_the_whole_run_like_its_row_in_the_list(client
     assert "<dt>Spans</dt><dd>8</dd>" in facts
     assert '<dt>Errors</dt><dd class="error-text">1</dd>' in facts
     assert "<dt>Tokens in / out</dt><dd>139 " in facts and "</span> 27</dd>" in facts
+    assert '<span class="badge error">1 error</span>' in page
 
 
 def test_an_ambiguous_trace_is_not_drawn_inside_the_run(client, runs_004_006):

@@ -108,7 +108,8 @@ def api(server, path, **params):
 
 
 def listed(server, **params):
-    """Trace ids the REST API lists for these filters, in its order."""
+    """Trace ids the REST API lists for these filters, in its order: one per run, as the list page does."""
+    params.setdefault("group", "run")
     return [t["trace_id"] for t in api(server, "/traces", limit=params.pop("limit", 200), **params)["traces"]]
 
 

@@ -23,7 +23,7 @@ def test_the_first_page_lists_the_newest_traces(desktop, site):
     desktop.goto("/traces")
 
     wait_for_rows(desktop, listed(site, limit=PAGE))
-    newest = api(site, "/traces", limit=1)["traces"][0]
+    newest = api(site, "/traces", limit=1, group="run")["traces"][0]
     first = desktop.locator(ROWS).first
     expect(first.locator(".trace-link")).to_have_text(newest["root_span_name"])
     expect(first.locator(".col-service")).to_have_text(newest["service_name"])
