@@ -19,6 +19,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from traces.models import counts_as_usage
+from traces.usage_values import token_count
 
 REPORTED, ESTIMATED, UNPRICED = "reported", "estimated", "unpriced"
 COST_SOURCES = (REPORTED, ESTIMATED, UNPRICED)
@@ -83,7 +84,8 @@ def price_span(normalized, attributes, start_ns):
         return
     found = estimate(
         normalized["model"], normalized["response_model"], normalized["provider"], normalized["input_tokens"] or 0,
-        normalized["output_tokens"] or 0, _count(attributes, CACHE_READ_KEYS), _count(attributes, CACHE_WRITE_KEYS),
+        normalized["output_tokens"] or 0, token_count(attributes, CACHE_READ_KEYS) or 0,
+        token_count(attributes, CACHE_WRITE_KEYS) or 0,
         start_ns,
     )
     if found is None:
@@ -92,20 +94,6 @@ def price_span(normalized, attributes, start_ns):
     normalized["input_cost"], normalized["output_cost"] = found.input_cost, found.output_cost
     normalized["total_cost"], normalized["currency"] = found.total_cost, "USD"
     normalized["cost_source"], normalized["price_version"] = ESTIMATED, found.version
-
-
-def _count(attributes, keys):
-    for key in keys:
-        value = attributes.get(key)
-        if value is None or isinstance(value, bool):
-            continue
-        try:
-            number = int(value)
-        except (TypeError, ValueError, OverflowError):
-            continue
-        if 0 <= number <= 10**12:
-            return number
-    return 0
 
 
 def estimate(model, response_model, provider, input_tokens, output_tokens, cache_read, cache_write, start_ns):

@@ -10,6 +10,8 @@ a usable value wins. The README's convention table lists the same order; a test 
 import json
 import re
 
+from traces.usage_values import cost_value, token_count
+
 from pricing.estimate import price_span
 
 # Normalized field -> attribute keys, highest precedence first.
@@ -109,11 +111,6 @@ MODULE_TYPE_STEMS = (
     ("generat", "llm"),
     ("guard", "guardrail"),
 )
-# The largest token count and cost one span may report. Far beyond any real model call, and small
-# enough that sums over millions of spans stay within a 64-bit integer.
-MAX_TOKENS = 10**12
-MAX_COST = 1e9
-
 _TEXT_LIMIT = 256
 
 
@@ -135,41 +132,11 @@ def _text(attributes, field):
 
 
 def _int(attributes, field, ignored):
-    for key in FIELD_KEYS[field]:
-        value = attributes.get(key)
-        if value is None or isinstance(value, bool):
-            continue
-        try:
-            number = int(value)
-        except (TypeError, ValueError, OverflowError):
-            try:
-                number = int(float(value))
-            except (TypeError, ValueError, OverflowError):
-                continue
-        if 0 <= number <= MAX_TOKENS:
-            return number
-        ignored.append(f"{key}={_shown(value)} is outside 0..{MAX_TOKENS:,}")
-    return None
+    return token_count(attributes, FIELD_KEYS[field], ignored)
 
 
 def _float(attributes, field, ignored):
-    for key in FIELD_KEYS[field]:
-        value = attributes.get(key)
-        if value is None or isinstance(value, bool):
-            continue
-        try:
-            number = float(value)
-        except (TypeError, ValueError, OverflowError):
-            continue
-        if 0 <= number <= MAX_COST:
-            return number
-        ignored.append(f"{key}={_shown(value)} is outside 0..{MAX_COST:,.0f}")
-    return None
-
-
-def _shown(value):
-    text = str(value)
-    return text if len(text) <= 40 else text[:40] + "…"
+    return cost_value(attributes, FIELD_KEYS[field], ignored)
 
 
 def category(attributes, span_name=""):
