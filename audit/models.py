@@ -1,0 +1,44 @@
+from django.db import models
+from django.utils import timezone
+
+
+class Action(models.TextChoices):
+    SIGN_IN = "sign_in", "Signed in"
+    SIGN_IN_FAILED = "sign_in_failed", "Failed sign-in"
+    SIGN_OUT = "sign_out", "Signed out"
+    SETUP = "setup", "Created the first admin"
+    DELETE_TRACES = "delete_traces", "Deleted traces"
+    KEY_CREATED = "key_created", "Created an API key"
+    KEY_REVOKED = "key_revoked", "Revoked an API key"
+    USER_CREATED = "user_created", "Created a user"
+    ROLE_CHANGED = "role_changed", "Changed a role"
+    USER_DEACTIVATED = "user_deactivated", "Deactivated a user"
+    USER_ACTIVATED = "user_activated", "Reactivated a user"
+    PASSWORD_CHANGED = "password_changed", "Changed a password"
+    SHARE_CREATED = "share_created", "Shared a trace"
+    SHARE_REVOKED = "share_revoked", "Revoked a share link"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def newest_first(self):
+        return self.order_by("-at", "-id")
+
+
+class AuditEvent(models.Model):
+    at = models.DateTimeField(default=timezone.now)
+    # Who or what acted: a user name, "API key mt_… (name)", "retention", "manage.py prune", …
+    actor = models.CharField(max_length=200)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    # What it acted on: trace ids, a key's prefix, a user name, a share link.
+    target = models.TextField(blank=True)
+    count = models.PositiveIntegerField(null=True, blank=True)
+    via = models.CharField(max_length=32, blank=True, help_text="ui, api, admin, command, retention, …")
+    address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["-at"], name="audit_newest_first")]  # the audit page and API
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.get_action_display()}"
