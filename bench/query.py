@@ -272,8 +272,9 @@ def run_size(args, size, store, work_dir, deadline):
     # SECRET_KEY: otherwise settings would write a secret.key beside the database.
     # synchronous=OFF: seeding need not survive a power cut; reads are the same either way.
     # MSGTRACE_ALLOWED_HOSTS: django.test.Client asks for "testserver", which msgtrace does not serve by default.
+    # MSGTRACE_AUTH=off: what is measured is the query, not a session lookup.
     env.update(store.env(), SECRET_KEY="bench", MSGTRACE_SQLITE_SYNCHRONOUS="OFF", PYTHONUNBUFFERED="1",
-               MSGTRACE_ALLOWED_HOSTS="testserver")
+               MSGTRACE_ALLOWED_HOSTS="testserver", MSGTRACE_AUTH="off")
     # A session of its own, so that the worker and its generator child can be stopped together.
     process = subprocess.Popen([sys.executable, __file__, "--worker", str(config_path)], env=env,
                                start_new_session=True)

@@ -217,6 +217,7 @@ def main(argv=None):
                           MSGTRACE_SQLITE_SYNCHRONOUS="NORMAL", DJANGO_SETTINGS_MODULE="msgtrace_server.settings")
         # django.test.Client asks for the host "testserver", which msgtrace does not serve by default.
         os.environ["MSGTRACE_ALLOWED_HOSTS"] = "testserver"
+        os.environ["MSGTRACE_AUTH"] = "off"  # what is measured is the page, not a session lookup
         os.environ.pop("DATABASE_URL", None)
         import django
 

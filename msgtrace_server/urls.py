@@ -14,7 +14,11 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("docs", RedirectView.as_view(url="/api/v1/docs", permanent=False)),
     path("health", health, name="health"),
+    # One sign-in page for the UI and the Django admin.
+    path("admin/login/", RedirectView.as_view(pattern_name="signin", query_string=True)),
+    path("admin/logout/", RedirectView.as_view(pattern_name="signout")),
     path("admin/", admin.site.urls),
+    path("", include("accounts.urls")),
     # The pages; "/" also takes OTLP posts (msgtrace-sdk given a bare base URL posts there).
     path("", include("ui.urls")),
 ]

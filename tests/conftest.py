@@ -15,6 +15,18 @@ def plain_static_files(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def access_control_off(settings):
+    """Tests of everything but access control call msgtrace as MSGTRACE_AUTH=off lets anyone; those of
+    access control turn it on with the `access_control` fixture."""
+    settings.MSGTRACE_AUTH = False
+
+
+@pytest.fixture
+def access_control(settings):
+    settings.MSGTRACE_AUTH = True
+
+
 @pytest.fixture
 def server(tmp_path):
     """msgtrace under gunicorn with 2 workers, on a database of its own (SQLite file or PostgreSQL)."""

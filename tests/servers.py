@@ -124,6 +124,8 @@ def _served(tmp_path, name, extra_env, command):
         env.update(db_env)
         env.update(extra_env or {})
         env.setdefault("SECRET_KEY", "tests")
+        # Servers that test anything but access control let anyone in; those that test it say so.
+        env.setdefault("MSGTRACE_AUTH", "off")
         # The shipped gunicorn config also starts OTLP/gRPC; these servers test HTTP and leave 4317 alone.
         env.setdefault("MSGTRACE_GRPC_PORT", "0")
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)

@@ -1,6 +1,5 @@
 """The OTLP/HTTP trace endpoint: POST /v1/traces, /api/v1/traces/export and /."""
 
-import hmac
 import logging
 import threading
 import time
@@ -10,6 +9,7 @@ from django.db import DatabaseError, OperationalError
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts import ingest_keys
 from ingest_health import record as ingest_health
 from traces import health, otlp, request_body
 from traces.store import store
@@ -36,25 +36,9 @@ def _error(encoding, status, message, **headers):
     return _answer(encoding, status, otlp.status_body(encoding, status, message), **headers)
 
 
-def presented_key(authorization, api_key):
-    """The ingest key of an `Authorization: Bearer <key>` or else an `x-api-key: <key>` header."""
-    authorization = authorization or ""
-    if authorization[:7].lower() == "bearer ":
-        return authorization[7:].strip()
-    return (api_key or "").strip()
-
-
-def accepts_key(presented):
-    keys = settings.MSGTRACE_INGEST_KEYS
-    if not keys:
-        return True
-    presented = presented.encode()
-    # compare_digest against every key, so timing does not tell which prefix matched
-    return any([hmac.compare_digest(presented, key.encode()) for key in keys])
-
-
 def _authorized(request):
-    return accepts_key(presented_key(request.headers.get("Authorization"), request.headers.get("X-Api-Key")))
+    return ingest_keys.accepts(ingest_keys.presented_key(request.headers.get("Authorization"),
+                                                         request.headers.get("X-Api-Key")))
 
 
 class Export:

@@ -22,14 +22,22 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if not isinstance(exception, (OperationalError, InterfaceError)):
+        if not isinstance(exception, UNAVAILABLE):
             return None
-        why = reason(exception)
-        log.warning("database unavailable (%s) for %s %s: %s", why, request.method, request.path, exception)
-        if request.path.startswith("/api/"):
-            response = JsonResponse({"detail": f"the trace store is unavailable ({why}); retry later"}, status=503)
-        else:
-            page = render_to_string("unavailable.html", {"reason": why, "retry_after": RETRY_AFTER_SECONDS}, request)
-            response = HttpResponse(page, status=503)
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return unavailable(request, exception)
+
+
+UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+def unavailable(request, exception):
+    """The 503 answer to a request that met an unavailable database."""
+    why = reason(exception)
+    log.warning("database unavailable (%s) for %s %s: %s", why, request.method, request.path, exception)
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": f"the trace store is unavailable ({why}); retry later"}, status=503)
+    else:
+        page = render_to_string("unavailable.html", {"reason": why, "retry_after": RETRY_AFTER_SECONDS}, request)
+        response = HttpResponse(page, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

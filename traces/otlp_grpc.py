@@ -22,6 +22,7 @@ from django.db import DatabaseError, OperationalError, close_old_connections
 from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
+from accounts import ingest_keys
 from ingest_health import record as ingest_health
 from traces import health, ingest, otlp
 
@@ -61,7 +62,7 @@ def _export(body, context):
     close_old_connections()
     try:
         metadata = _metadata(context)
-        if not ingest.accepts_key(ingest.presented_key(metadata.get("authorization"), metadata.get("x-api-key"))):
+        if not ingest_keys.accepts(ingest_keys.presented_key(metadata.get("authorization"), metadata.get("x-api-key"))):
             raise _Abort(grpc.StatusCode.UNAUTHENTICATED,
                          "missing or unknown ingest key: send the metadata authorization: Bearer <key> "
                          "or x-api-key: <key>")

@@ -22,7 +22,7 @@ def server_without_its_database():
     loopback, so every connection is refused. Yields the server's base URL."""
     port = servers.free_port()
     env = {k: v for k, v in os.environ.items() if k != "MSGTRACE_DB_PATH"}
-    env.update(DATABASE_URL="postgres://postgres@127.0.0.1:9/msgtrace", SECRET_KEY="tests")
+    env.update(DATABASE_URL="postgres://postgres@127.0.0.1:9/msgtrace", SECRET_KEY="tests", MSGTRACE_AUTH="off")
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "msgtrace_server.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
          "--no-control-socket"],

@@ -33,7 +33,8 @@ def launched(tmp_path, argv, wait_for, migrate=True, **extra_env):
     """`manage.py <argv>` on a database of its own; waits until every port of `wait_for` listens."""
     with servers.database(tmp_path) as (db_env, database_url):
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MSGTRACE_DB_PATH")}
-        env.update(db_env, SECRET_KEY="tests", MSGTRACE_STATIC_ROOT=str(tmp_path / "static"), **extra_env)
+        env.update(db_env, SECRET_KEY="tests", MSGTRACE_STATIC_ROOT=str(tmp_path / "static"))
+        env.update({"MSGTRACE_AUTH": "off"} | extra_env)
         if migrate:
             subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=servers.ROOT, env=env,
                            check=True)

@@ -6,11 +6,14 @@ view as an empty body. Its request handler here de-chunks one (capped at MSGTRAC
 hands it on with a Content-Length, as gunicorn and nginx do."""
 
 import io
+import os
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.core.servers import basehttp
 from whitenoise.runserver_nostatic.management.commands.runserver import Command as RunserverCommand
 
+from accounts import first_run
 from traces import request_body
 
 
@@ -55,3 +58,12 @@ class Command(RunserverCommand):
     default_addr = settings.MSGTRACE_HOST
     default_port = str(settings.MSGTRACE_PORT)
     server_cls = WSGIServer
+
+    def inner_run(self, *args, **options):
+        if not options.get("use_reloader") or os.environ.get("RUN_MAIN"):  # once, in the serving process
+            try:
+                first_run.announce(self.stdout.write, self.addr, self.port)
+            except DatabaseError:
+                pass  # no tables yet: Django's own message says to run migrate
+
+        super().inner_run(*args, **options)

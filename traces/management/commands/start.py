@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts import first_run
+
 GUNICORN_CONFIG = Path(settings.BASE_DIR) / "deploy" / "gunicorn.conf.py"
 
 
@@ -50,6 +52,7 @@ class Command(BaseCommand):
                            cwd=None if settings.MSGTRACE_INSTALLED else settings.BASE_DIR, check=True)
         bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.stdout.write(f"msgtrace serving on http://{bind} with {workers} workers (gunicorn)")
+        first_run.announce(self.stdout.write, host, port)
         if grpc_port:
             grpc_bind = f"[{host}]:{grpc_port}" if ":" in host else f"{host}:{grpc_port}"
             self.stdout.write(f"msgtrace serving OTLP/gRPC on {grpc_bind}")
