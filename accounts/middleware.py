@@ -12,7 +12,7 @@ from traces.middleware import UNAVAILABLE, unavailable
 # URL names anyone may reach: sign-in and first-run setup, the health probe, share links.
 PUBLIC = {"signin", "signout", "setup", "health", "share", "share-span", "share-subtree", "share-subtree-top"}
 # OTLP ingest, which checks ingest keys itself (open while no ingest key exists).
-INGEST = {("otlp-traces", None), ("dashboard", "POST"), ("ingest", "POST")}
+INGEST = {("otlp-traces", None), ("dashboard", "POST"), ("traces-export", "POST")}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
