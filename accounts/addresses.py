@@ -11,7 +11,7 @@ def client_address(request):
     if request is None:
         return None
     address = request.META.get("REMOTE_ADDR") or None
-    if settings.MSGTRACE_BEHIND_PROXY:
+    if settings.MSGTRACE_BEHIND_PROXY or settings.MSGTRACE_HTTPS:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
         address = forwarded or address
     try:

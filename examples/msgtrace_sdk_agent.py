@@ -3,6 +3,9 @@
     pip install msgtrace-sdk
     python examples/msgtrace_sdk_agent.py [http://127.0.0.1:4321]
 
+Once msgtrace has an ingest key, give it to the exporter the standard way:
+OTEL_EXPORTER_OTLP_HEADERS="authorization=Bearer mt_..." (read by the exporter, not by this script).
+
 msgtrace-sdk reads its MSGTRACE_* variables once, when it is imported, so they are set before the
 import below. Its spans are not made current on their own: `use_span` nests them into one trace."""
 

@@ -3,6 +3,9 @@
     pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
     python examples/otel_agent.py [http://127.0.0.1:4321]
 
+Once msgtrace has an ingest key, give it to the exporter the standard way:
+OTEL_EXPORTER_OTLP_HEADERS="authorization=Bearer mt_..." (read by the exporter, not by this script).
+
 One trace: a support flow with a planner module, two LLM calls (tokens and cost), a tool call and a
 failing step. The model calls are simulated: no LLM provider is needed."""
 
