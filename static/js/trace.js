@@ -71,7 +71,7 @@
   }
 
   function closePanel(link) {
-    panel().innerHTML = "";
+    panel().replaceChildren();
     markCurrent();
     // Restore the trace's URL; {htmx: true} lets htmx reload the span's URL if the reader goes back.
     history.pushState({ htmx: true }, "", link.getAttribute("href"));
