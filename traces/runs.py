@@ -56,15 +56,15 @@ COLUMNS = (
     "id", "trace_id", "start_ns", "end_ns", "root_span_name", "run_resource_id", "run_class", "run_parent_id",
     "run_link", "run_root_id", "run_trace_count", "span_count",
 )
+# The run columns of a touched trace that ingest reads with its lock on the row (traces.store).
+STATE = ("run_resource_id", "run_class", "run_parent_id", "run_link", "run_root_id", "run_trace_count")
 WRITTEN = ("resource", "klass", "parent", "link", "root")
+# What the totals of a trace stitched into another's run are: it is the outermost of no run.
+NO_RUN_TOTALS = (0, None, None, None, None)
 
 
 def duration_class(duration_ns):
     return min(MAX_CLASS, (max(0, duration_ns) // 1_000_000).bit_length())
-
-
-def _longest(klass):
-    return (1 << klass) * 1_000_000
 
 
 class Node:
@@ -78,6 +78,19 @@ class Node:
         self.root, self.count = root or pk, count or 1
         self.was = (resource, klass, parent, self.link, self.root)
 
+    @classmethod
+    def of_state(cls, state):
+        """A touched trace as ingest just merged it (its span_count, interval and root name are the batch's)."""
+        return cls((
+            state["id"], state["trace_id"], state["start_ns"], state["end_ns"], state["root_span_name"],
+            *[state[column] for column in STATE], state["span_count"],
+        ))
+
+    @property
+    def old_root(self):
+        """The run's outermost trace as stored before this regrouping."""
+        return self.was[-1]
+
     def values(self):
         """The fields stitch() writes, in WRITTEN's order (spelled out: it runs for every trace loaded)."""
         return (self.resource, self.klass, self.parent, self.link, self.root)
@@ -90,74 +103,85 @@ class Node:
         return other is not self and self.s <= other.s and other.e <= self.e and self.key() < other.key()
 
 
+_SET_LINKS = "run_resource_id=%s, run_class=%s, run_parent_id=%s, run_link=%s, run_root_id=%s"
+_SET_TOTALS = "run_trace_count=%s, run_span_count=%s, run_error_count=%s, run_total_tokens=%s, run_total_cost=%s"
+# One statement text per kind of write, whatever the batch: each is compiled once per connection.
+UPDATE_LINKS = f"UPDATE traces_trace SET {_SET_LINKS} WHERE id=%s"
+UPDATE_LINKS_AND_TOTALS = f"UPDATE traces_trace SET {_SET_LINKS}, {_SET_TOTALS} WHERE id=%s"
+REFRESH_TOTALS = (
+    "UPDATE traces_trace SET (run_trace_count, run_span_count, run_error_count, run_total_tokens, run_total_cost) "
+    "= (SELECT COUNT(*), SUM(m.span_count), SUM(m.error_count), SUM(m.total_tokens), SUM(m.total_cost) "
+    "FROM traces_trace m WHERE m.run_root_id = %s) WHERE id=%s"
+)
+
+
 def stitch(cursor, postgres, states, fresh, resources):
     """Regroups the runs the batch's traces can change. Called inside ingest's transaction, after the
-    traces' aggregates are updated; `resources` maps resource fingerprints to their ids."""
+    traces' aggregates are updated; `states` carry each touched trace's STATE columns, `resources`
+    maps resource fingerprints to their ids."""
     if not settings.MSGTRACE_STITCH_RUNS:
         return
-    roots = {}
+    by_resource = {}
     for trace_id, spans in fresh.items():
         state = states[trace_id]
+        if not spans or not state["has_root"]:
+            continue
         if len(spans) > 1 and state["span_count"] == len(spans):
             continue  # arrived whole with several spans: it never took part, and never will
-        if spans and state["has_root"]:
-            root = min((span for span in spans if not span.parent_span_id), key=lambda span: span.start_ns, default=None)
-            roots[state["id"]] = (state, resources[root.resource.fingerprint] if root is not None else None)
-    if not roots:
-        return
-    touched = {}
-    for node in _select(cursor, "id IN (" + ",".join(["%s"] * len(roots)) + ")", list(roots)):
-        state, resource = roots[node.pk]
-        node.s, node.e, node.name = state["start_ns"], state["end_ns"], state["root_span_name"]
-        node.spans = state["span_count"]
-        node.klass = duration_class(node.e - node.s)
+        node = Node.of_state(state)
         if node.spans != 1 and node.resource is None:
             continue  # grown past one span before it ever had a root here: it never took part
-        node.resource = node.resource or resource
+        node.klass = duration_class(node.e - node.s)
+        if node.resource is None:
+            root = min((span for span in spans if not span.parent_span_id), key=lambda span: span.start_ns, default=None)
+            node.resource = resources[root.resource.fingerprint] if root is not None else None
         if node.resource is not None:
-            touched[node.pk] = node
-    by_resource = {}
-    for node in touched.values():
-        by_resource.setdefault(node.resource, []).append(node)
+            by_resource.setdefault(node.resource, []).append(node)
+    if not by_resource:
+        return
     changed, refresh = [], set()
     for resource in sorted(by_resource):
         if postgres:  # one regrouping per process at a time; SQLite's write lock already serializes
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_SPACE + resource])
-        _regroup(cursor, resource, by_resource[resource], changed, refresh)
-    if changed:
-        cursor.executemany(
-            "UPDATE traces_trace SET run_resource_id=%s, run_class=%s, run_parent_id=%s, run_link=%s, run_root_id=%s "
-            "WHERE id=%s",
-            [(*node.values(), node.pk) for node in changed],
-        )
+        _regroup(cursor, postgres, resource, by_resource[resource], changed, refresh)
+    # A trace that was the outermost of a run (if only of itself) and is now stitched into another's
+    # is the outermost of none: its totals are known without a query and go with its new link (it
+    # changed). Only the runs' outermost traces are summed from their members.
+    absorbed = {node.pk: node for node in changed if node.root != node.pk and (node.old_root == node.pk or node.count > 1)}
+    refresh.difference_update(absorbed)
+    links = [(*node.values(), node.pk) for node in changed if node.pk not in absorbed]
+    if links:
+        cursor.executemany(UPDATE_LINKS, links)
+    if absorbed:
+        cursor.executemany(UPDATE_LINKS_AND_TOTALS, [(*node.values(), *NO_RUN_TOTALS, pk) for pk, node in absorbed.items()])
     if refresh:
-        ids = sorted(refresh)
-        cursor.execute(
-            "UPDATE traces_trace SET (run_trace_count, run_span_count, run_error_count, run_total_tokens, "
-            "run_total_cost) = (SELECT COUNT(*), SUM(m.span_count), SUM(m.error_count), SUM(m.total_tokens), "
-            "SUM(m.total_cost) FROM traces_trace m WHERE m.run_root_id = traces_trace.id) "
-            f"WHERE id IN ({','.join(['%s'] * len(ids))})",
-            ids,
-        )
+        cursor.executemany(REFRESH_TOTALS, [(pk, pk) for pk in sorted(refresh)])
 
 
-def _select(cursor, where, params):
-    cursor.execute(f"SELECT {','.join(COLUMNS)} FROM traces_trace WHERE {where}", params)
-    return [Node(row) for row in cursor.fetchall()]
+# The traces of one resource whose interval meets [lo, hi]: per duration class present (found by
+# skipping from one class to the next in index trace_run_window, never by reading its traces), those
+# starting within reach of the window (no earlier than its start less 2**k ms, the longest of class k),
+# one range of that index each; one statement whatever the classes, compiled once per connection. PostgreSQL must not flatten the
+# per-class lookup into a join it may answer by scanning the table: OFFSET 0 keeps it a lookup.
+_CLASSES = (
+    "WITH RECURSIVE classes(k) AS ("
+    "SELECT MIN(run_class) FROM traces_trace WHERE run_resource_id=%s "
+    "UNION ALL SELECT (SELECT MIN(run_class) FROM traces_trace WHERE run_resource_id=%s AND run_class>k) "
+    "FROM classes WHERE k IS NOT NULL) "
+)
+OVERLAPPING = {
+    False: _CLASSES + f"SELECT {','.join('t.' + c for c in COLUMNS)} FROM classes JOIN traces_trace t "
+    "ON t.run_resource_id=%s AND t.run_class=classes.k AND t.start_ns >= %s - (1 << classes.k) * 1000000 "
+    "AND t.start_ns <= %s AND t.end_ns >= %s",
+    True: _CLASSES + f"SELECT {','.join('t.' + c for c in COLUMNS)} FROM classes CROSS JOIN LATERAL ("
+    f"SELECT {','.join(COLUMNS)} FROM traces_trace WHERE run_resource_id=%s AND run_class=classes.k "
+    "AND start_ns >= %s - (1::bigint << classes.k) * 1000000 AND start_ns <= %s AND end_ns >= %s OFFSET 0) t",
+}
 
 
-def overlapping(cursor, resource, lo, hi, known=()):
-    """The traces of `resource` whose interval meets [lo, hi], but those in `known`: per duration
-    class, those starting within reach of the window, so that every part is one range of the
-    trace_run_window index."""
-    part = (
-        f"SELECT {','.join(COLUMNS)} FROM traces_trace WHERE run_resource_id=%s AND run_class=%s "
-        "AND start_ns >= %s AND start_ns <= %s AND end_ns >= %s"
-    )
-    params = []
-    for klass in range(MAX_CLASS + 1):
-        params += [resource, klass, lo - _longest(klass), hi, lo]
-    cursor.execute(" UNION ALL ".join([part] * (MAX_CLASS + 1)), params)
+def overlapping(cursor, postgres, resource, lo, hi, known=()):
+    """The traces of `resource` whose interval meets [lo, hi], but those in `known`."""
+    cursor.execute(OVERLAPPING[postgres], [resource, resource, resource, lo, hi, lo])
     # Windows of one regrouping overlap: rows already loaded are not built again.
     return [Node(row) for row in cursor.fetchall() if row[0] not in known]
 
@@ -172,37 +196,38 @@ def _windows(intervals):
     return merged
 
 
-def _regroup(cursor, resource, touched, changed, refresh):
+def _regroup(cursor, postgres, resource, touched, changed, refresh):
     nodes, loaded = {}, []
 
     def load(windows):
+        """Whether traces were added (a Grouping is a function of the traces loaded: kept until then)."""
+        before = len(nodes)
         for lo, hi in windows:
             if any(a <= lo and hi <= b for a, b in loaded):
                 continue
             loaded.append((lo, hi))
-            for node in overlapping(cursor, resource, lo, hi, nodes):
+            for node in overlapping(cursor, postgres, resource, lo, hi, nodes):
                 nodes[node.pk] = node
+        return len(nodes) > before
 
     for node in touched:  # this batch's view of them is newer than the stored one
         nodes[node.pk] = node
     load(_windows((node.s, node.e) for node in touched))
-    for node in touched:
-        nodes[node.pk] = node
     group = Grouping(nodes)
     scopes = {node.pk for node in touched}
     for node in touched:
         tightest = group.tightest(node)
         scopes.update(pk for pk in (node.parent, tightest and tightest.pk) if pk in nodes)
-    load(_windows((nodes[pk].s, nodes[pk].e) for pk in scopes))
-    group = Grouping(nodes)
+    if load(_windows((nodes[pk].s, nodes[pk].e) for pk in scopes)):
+        group = Grouping(nodes)
     targets = {pk: nodes[pk] for pk in scopes}
     for scope in [nodes[pk] for pk in scopes]:
         for node in group.inside(scope):
             targets[node.pk] = node
     # A decision weighs every sibling under the tightest encloser: their windows are read whole.
     parents = {parent.pk: parent for parent in map(group.tightest, targets.values()) if parent is not None}
-    if any(not any(a <= p.s and p.e <= b for a, b in loaded) for p in parents.values()):
-        load(_windows((parent.s, parent.e) for parent in parents.values()))
+    uncovered = any(not any(a <= p.s and p.e <= b for a, b in loaded) for p in parents.values())
+    if uncovered and load(_windows((parent.s, parent.e) for parent in parents.values())):
         group = Grouping(nodes)
     for node in targets.values():
         node.parent, node.link = group.decide(node)
@@ -214,7 +239,7 @@ def _regroup(cursor, resource, touched, changed, refresh):
     for node in targets.values():
         if node.values() != node.was or node.pk in touched_ids:
             changed.append(node)
-        old_root = node.was[WRITTEN.index("root")]
+        old_root = node.old_root
         if node.root != node.pk or (old_root and old_root != node.pk):
             refresh.update(pk for pk in (node.root, old_root) if pk)
         if node.count > 1:

@@ -288,14 +288,16 @@ def _create_traces(cursor, sql, spans_by_trace, trace_ids):
 def _select_traces(cursor, sql, trace_ids):
     states = {}
     lock = " ORDER BY trace_id FOR UPDATE" if sql.postgres else ""
+    # With the run columns traces.runs regroups from: read under the same lock, in the same statement.
+    columns = TRACE_STATE + runs.STATE
     for chunk in sql.chunks(trace_ids, 1):
         cursor.execute(
-            f"SELECT {','.join(TRACE_STATE)} FROM traces_trace "
+            f"SELECT {','.join(columns)} FROM traces_trace "
             f"WHERE trace_id IN ({','.join(['%s'] * len(chunk))}){lock}",
             chunk,
         )
         for row in cursor.fetchall():
-            state = dict(zip(TRACE_STATE, row))
+            state = dict(zip(columns, row))
             models = state["models_used"]
             state["models_used"] = json.loads(models) if isinstance(models, str) else list(models or ())
             states[state["trace_id"]] = state

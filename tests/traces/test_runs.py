@@ -258,6 +258,26 @@ def test_a_one_span_trace_that_grows_leaves_its_run_whatever_the_order(client, r
     assert (agent_item["run_trace_count"], agent_item["run_span_count"]) == (1, 1)
 
 
+@pytest.mark.parametrize("order", ["outermost first", "innermost first", "shuffled"])
+def test_traces_nest_across_duration_classes_far_apart(client, order):
+    """Enclosers are looked up per duration class present (under 1 ms, 4 ms, 1 s, 1 hour, 40 days: classes
+    0, 3, 10, 22 and 32, with every class between them empty): each trace still hangs under the tightest."""
+    day = 24 * 3600 * 1000
+    chain = [("Scheduler", 0, 40 * day), ("Agent", day, 3600 * 1000), ("Generator", day + 10, 1000),
+             ("openai.chat", day + 20, 4), ("tool", day + 21, 0)]
+    bodies = [h.body(h.span(trace=n, span=n, name=name, start_ms=start, duration_ms=duration))
+              for n, (name, start, duration) in enumerate(chain, 1)]
+    if order != "outermost first":
+        bodies = bodies[::-1] if order == "innermost first" else orders(bodies)["shuffled"]
+    send(client, bodies)
+
+    def label(n):
+        return f"{h.trace_id(n).hex()[:8]} {chain[n - 1][0]}"
+
+    assert grouping() == ([(label(1), [(label(2), [(label(3), [(label(4), [(label(5), [])])])])])], {})
+    assert Trace.objects.get(trace_id=h.trace_id(1).hex()).run_trace_count == 5
+
+
 def tree_of(nodes):
     return [(f"{node['trace_id'][:8]} {node['name']}", node["inferred"], tree_of(node["children"])) for node in nodes]
 
