@@ -45,12 +45,19 @@ def browser():
 
 class PageProblems:
     """What went wrong behind a page's back: JavaScript errors, static files or HTMX requests that
-    failed, pages the server could not render. Any of them fails the test."""
+    failed, pages the server could not render, anything the Content-Security-Policy refused. Any of
+    them fails the test."""
 
     def __init__(self, page):
         self.errors = []
         page.on("pageerror", lambda error: self.errors.append(f"JavaScript error: {error}"))
         page.on("response", self._response)
+        page.on("console", self._console)
+
+    def _console(self, message):
+        # Chromium reports each script, style or request the policy refused as a console error.
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.errors.append(f"refused by the Content-Security-Policy: {message.text}")
 
     def _response(self, response):
         kind = response.request.resource_type

@@ -62,6 +62,14 @@ def collect_static(static_root):
     return static_root
 
 
+def create_superuser(server, username, password):
+    """An admin in the server's own database, made as an operator makes the first one."""
+    env = {**server.env, "DJANGO_SUPERUSER_PASSWORD": password}
+    subprocess.run([sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", username,
+                    "--email", f"{username}@example.com"], cwd=servers.ROOT, env=env, check=True,
+                   capture_output=True)
+
+
 def check_static_files(server):
     """Every stylesheet and script the dashboard links to answers 200: a page without its CSS and
     JavaScript would still pass many assertions while looking nothing like the real thing."""
