@@ -33,4 +33,5 @@ def announce(write, host, port):
         write(f"Ingest is open: anyone who can reach this port may send traces. Create an ingest key at {url}/settings.")
     else:
         keys = status.api_keys + status.configured_keys
-        write(f"Ingest needs a key ({keys} ingest key{'s' if keys != 1 else ''}).")
+        revoked = f", {status.revoked_keys} revoked" if status.revoked_keys else ""
+        write(f"Ingest needs a key ({keys} ingest key{'s' if keys != 1 else ''}{revoked}).")
