@@ -193,3 +193,16 @@ def post_five_traces(client):
     post(client, body(root(5, 1, 800, "support flow", "support", "carol", "s-3"),
                       call(5, 501, ago(1) + 1, "gpt-4o-mini", (400, 80), (0.00006, 0.00005)), service="api"))
     return client
+
+
+def stored_anywhere(text):
+    """Every text column of the database ("app.Model.field") holding `text`: a secret that must never
+    be stored (a password, an API key) is checked against all of them, not only where it might go."""
+    from django.apps import apps
+    from django.db import models
+
+    return [f"{model._meta.label}.{field.name}"
+            for model in apps.get_models()
+            for field in model._meta.concrete_fields
+            if isinstance(field, (models.CharField, models.TextField))
+            and model._base_manager.filter(**{f"{field.name}__contains": text}).exists()]
