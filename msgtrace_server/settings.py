@@ -158,21 +158,59 @@ INSTALLED_APPS = [
     "pricing",
     "ui",
     "ingest_health",
+    "csp",
+    "ninja",  # its Swagger UI from its own static files, where the Content-Security-Policy lets it load
+    "accounts",
+    "audit",
+    "axes",
 ]
 
 MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Above WhiteNoise, so that static files carry the policy and X-Frame-Options too.
+    "csp.middleware.CSPMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    *(["accounts.middleware.ProxyUserMiddleware"] if env_str("MSGTRACE_REMOTE_USER_HEADER") else []),
+    "accounts.middleware.AccessControlMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "traces.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: counts failed sign-ins and answers locked-out ones.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Access control (accounts): on unless MSGTRACE_AUTH=off, for a machine only you can reach or an
+# authenticating proxy in front. MSGTRACE_REMOTE_USER_HEADER names the header in which such a proxy
+# puts the signed-in user's name (e.g. X-Forwarded-User); msgtrace then trusts it, so nothing else may
+# reach msgtrace's port. Users it names are created on first sight with MSGTRACE_REMOTE_USER_ROLE.
+MSGTRACE_AUTH = env_str("MSGTRACE_AUTH", "on").strip().lower() not in ("off", "false", "0", "no")
+MSGTRACE_REMOTE_USER_HEADER = env_str("MSGTRACE_REMOTE_USER_HEADER")
+MSGTRACE_REMOTE_USER_ROLE = env_str("MSGTRACE_REMOTE_USER_ROLE", "viewer")
+if MSGTRACE_REMOTE_USER_ROLE not in ("viewer", "member", "admin"):
+    raise ImproperlyConfigured("MSGTRACE_REMOTE_USER_ROLE must be viewer, member or admin")
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    *(["accounts.backends.ProxyUserBackend"] if MSGTRACE_REMOTE_USER_HEADER else []),
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "signin"
+LOGIN_REDIRECT_URL = "dashboard"
+SESSION_COOKIE_AGE = env_int("MSGTRACE_SESSION_HOURS", 7 * 24) * 3600  # then sign in again
+# Sign-in attempts: after MSGTRACE_SIGNIN_ATTEMPTS failures for one user name, or from one address,
+# further attempts are refused for MSGTRACE_SIGNIN_LOCKOUT_MINUTES (django-axes).
+AXES_FAILURE_LIMIT = env_int("MSGTRACE_SIGNIN_ATTEMPTS", 5)
+AXES_COOLOFF_TIME = env_int("MSGTRACE_SIGNIN_LOCKOUT_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "accounts.addresses.client_address"
 
 # Browser-based exporters (OpenTelemetry JS in a web page) post from other origins: the OTLP ingest
 # paths answer CORS for MSGTRACE_CORS_ORIGINS ("*": every origin), the REST API only for the origins
@@ -185,9 +223,53 @@ CORS_ALLOW_HEADERS = ["content-type", "content-encoding", "authorization", "x-ap
 CORS_PREFLIGHT_MAX_AGE = 3600
 
 # Behind a proxy such as nginx that sets X-Forwarded-Proto and X-Forwarded-Host.
-if env_bool("MSGTRACE_BEHIND_PROXY", False):
+MSGTRACE_BEHIND_PROXY = env_bool("MSGTRACE_BEHIND_PROXY", False)
+if MSGTRACE_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
+
+# --- Security headers and HTTPS ------------------------------------------------------------------
+# Content-Security-Policy (django-csp) on every response: scripts and stylesheets come from msgtrace's
+# own static files only, so that markup a span's text might ever smuggle into a page cannot run. The
+# one inline thing allowed is the style="" attribute, which carries the bars' widths and positions the
+# server computes. htmx is told not to evaluate code either (the htmx-config tag in base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "object-src": ["'none'"],
+    },
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# MSGTRACE_HTTPS=true: browsers reach msgtrace over HTTPS only, through a proxy that terminates TLS and
+# sends X-Forwarded-Proto (docs/deployment.md). Cookies then travel over HTTPS only, and browsers are
+# told to use nothing else for a year (HSTS). msgtrace never redirects plain HTTP itself: the proxy's
+# port-80 server does that, while exporters and health checks on the machine keep posting to msgtrace's
+# own port over plain HTTP, which a redirect would break (an exporter does not follow one with its body).
+MSGTRACE_HTTPS = env_bool("MSGTRACE_HTTPS", False)
+if MSGTRACE_HTTPS:
+    # Implied, as with MSGTRACE_BEHIND_PROXY: only the proxy knows that a request came over HTTPS, and
+    # without its word HSTS would never be sent and CSRF checks would expect http:// origins.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    # Off unless asked for: HSTS with includeSubDomains binds every host of the domain, msgtrace's or not.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("MSGTRACE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SILENCED_SYSTEM_CHECKS = [
+        "security.W008",  # SECURE_SSL_REDIRECT: the proxy redirects, see above
+        "security.W021",  # SECURE_HSTS_PRELOAD: a domain owner's request to browser vendors, not a setting
+        *([] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]),  # off by choice, see above
+    ]
 
 ROOT_URLCONF = "msgtrace_server.urls"
 WSGI_APPLICATION = "msgtrace_server.wsgi.application"
@@ -202,6 +284,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.access",
             ],
         },
     },
