@@ -20,7 +20,7 @@ import pytest
 
 from tests import helpers as h
 from tests import servers
-from tests.ui.browser.support import CHROMIUM, fresh_trace, require_chromium
+from tests.ui.browser.support import CHROMIUM, create_superuser, fresh_trace, require_chromium
 
 pytestmark = pytest.mark.slow
 
@@ -64,9 +64,9 @@ http {{
 
 @contextmanager
 def started(folder):
-    """`manage.py start` with MSGTRACE_BEHIND_PROXY=true, as compose runs it; yields its port."""
+    """`manage.py start` with MSGTRACE_BEHIND_PROXY=true and access control on, as compose runs it."""
     with servers.database(folder) as (db_env, database_url):
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MSGTRACE_DB_PATH")}
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MSGTRACE_DB_PATH", "MSGTRACE_AUTH")}
         env.update(db_env, MSGTRACE_STATIC_ROOT=str(folder / "static"), MSGTRACE_BEHIND_PROXY="true",
                    SECRET_KEY="tests")
         env.setdefault("MSGTRACE_DB_PATH", str(folder / "msgtrace.sqlite3"))
@@ -133,7 +133,13 @@ def test_a_trace_is_deleted_from_the_list_in_a_browser(proxied):
         try:
             page = browser.new_page(base_url=proxied.url)
             page.set_default_timeout(10_000)
+            create_superuser(proxied, "operator", "a long passphrase 1")
             page.goto("/traces")
+            # Signed in through the proxy: the session cookie and the form's CSRF check pass nginx.
+            page.fill("input[name=username]", "operator")
+            page.fill("input[name=password]", "a long passphrase 1")
+            page.click("button[type=submit]")
+            page.wait_for_url("**/traces")
             row = page.locator(f"#trace-{trace_id}")
             expect(row).to_be_visible()
             page.once("dialog", lambda dialog: dialog.accept())
@@ -145,7 +151,7 @@ def test_a_trace_is_deleted_from_the_list_in_a_browser(proxied):
         finally:
             browser.close()
     assert proxied.spans_of(trace_id) == 0
-    assert get(f"{proxied.url}/api/v1/traces/{trace_id}")[0] == 404
+    assert get(f"{proxied.url}/api/v1/traces/{trace_id}")[0] == 401  # and anonymous callers read nothing
 
 
 def test_chunked_and_gzip_exports_are_stored(proxied):
