@@ -20,6 +20,7 @@ import pytest
 
 from tests import helpers as h
 from tests import servers
+from tests.web import WebSession
 
 ROOT = servers.ROOT
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -201,15 +202,20 @@ def test_installed_msgtrace_server_serves_and_stores_a_trace(tmp_path):
             assert urllib.request.urlopen(request, timeout=10).status == 200
             trace_id = h.trace_id(42).hex()
 
-            status, _, body = get(f"{base}/api/v1/traces/{trace_id}")
-            trace = json.loads(body)
+            # Access control is on, as installed: an operator makes an admin and signs in.
+            subprocess.run([str(venv / "bin" / "msgtrace-server"), "createsuperuser", "--noinput", "--username", "ops",
+                            "--email", "ops@example.com"], cwd=work, check=True, capture_output=True,
+                           env={**env, "DJANGO_SUPERUSER_PASSWORD": "a long passphrase 1"})
+            visitor = WebSession(base)
+            assert visitor.get(f"/traces/{trace_id}").url.startswith(f"{base}/signin")
+            visitor.sign_in("ops", "a long passphrase 1")
+            trace = visitor.get_json(f"/api/v1/traces/{trace_id}")
             assert (trace["root_span_name"], trace["service_name"]) == ("installed agent run", "pip-svc")
             assert [span["name"] for span in trace["spans"]] == ["installed agent run"]
 
-            status, content_type, page = get(f"{base}/traces/{trace_id}")
-            assert status == 200 and content_type.startswith("text/html")
-            assert "installed agent run" in page.decode()
-            stylesheets = re.findall(r'href="(/static/[^"]+\.css)"', page.decode())
+            page = visitor.get(f"/traces/{trace_id}").text
+            assert "installed agent run" in page
+            stylesheets = re.findall(r'href="(/static/[^"]+\.css)"', page)
             assert stylesheets, "the page links its stylesheets"
             status, content_type, css = get(base + stylesheets[0])
             assert status == 200 and content_type.startswith("text/css") and len(css) > 100
