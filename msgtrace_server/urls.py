@@ -19,6 +19,7 @@ urlpatterns = [
     path("admin/logout/", RedirectView.as_view(pattern_name="signout")),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
+    path("", include("audit.urls")),
     # The pages; "/" also takes OTLP posts (msgtrace-sdk given a bare base URL posts there).
     path("", include("ui.urls")),
 ]
