@@ -4,7 +4,9 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.core import signing
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import INGEST, READ, WRITE
@@ -13,6 +15,7 @@ KEY_SCOPES = (INGEST, READ, WRITE)
 KEY_PREFIX_LENGTH = 11  # "mt_" and 8 characters: shown in lists and logs, unique, never enough to use the key
 # A key's last use is written at most this often, so that a busy exporter does not write on every batch.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+SHARE_LINK_SALT = "msgtrace.share-link"
 
 
 def _digest(secret):
@@ -111,9 +114,30 @@ class SetupToken(models.Model):
     objects = SetupTokenQuerySet.as_manager()
 
 
+def _share_signer():
+    # No timestamp: a link's token never changes, and its row holds when it expires.
+    return signing.Signer(salt=SHARE_LINK_SALT)
+
+
 class ShareLinkQuerySet(models.QuerySet):
     def usable(self):
         return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+    def issue(self, trace_id, created_by, lifetime):
+        """A new link to the trace with this (hex) id, usable for `lifetime` (a timedelta) from now."""
+        now = timezone.now()
+        return self.create(trace_id=trace_id, created_by=created_by, created_at=now, expires_at=now + lifetime)
+
+    def from_token(self, token):
+        """The link a token was signed for, usable or not; None for a token msgtrace did not sign
+        (tampered with, made up, or signed with another SECRET_KEY) or whose link is gone."""
+        if not token or len(token) > 200:
+            return None
+        try:
+            pk = _share_signer().unsign_object(token)
+        except signing.BadSignature:
+            return None
+        return self.filter(pk=pk).first() if isinstance(pk, int) else None
 
 
 class ShareLink(models.Model):
@@ -137,6 +161,24 @@ class ShareLink(models.Model):
     @property
     def is_usable(self):
         return self.revoked_at is None and self.expires_at > timezone.now()
+
+    @property
+    def refusal(self):
+        """Why the link no longer works ("revoked" or "expired"), or None while it does."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return None
+
+    @property
+    def token(self):
+        """The link's id, signed with SECRET_KEY, so that a guessed or altered id is refused. The row,
+        not the token, says until when it works and whether it was revoked."""
+        return _share_signer().sign_object(self.pk)
+
+    def get_absolute_url(self):
+        return reverse("share", args=[self.token])
 
     def revoke(self):
         if self.revoked_at is None:

@@ -169,3 +169,10 @@ class TraceListForm(forms.Form):
             params["sort"] = None
         query = urlencode({name: value for name, value in params.items() if value not in (None, "")})
         return reverse("traces") + ("?" + query if query else "")
+
+
+class ShareLinkForm(forms.Form):
+    """The trace page's Share panel: how long the new link works."""
+
+    days = forms.TypedChoiceField(label="Expires after", coerce=int, initial=7,
+                                  choices=[(1, "1 day"), (7, "7 days"), (30, "30 days")])

@@ -10,10 +10,9 @@ import binascii
 import json
 import re
 
-from django.urls import reverse
-
 from traces import semconv
 from traces.models import Category, Span, SpanKind, StatusCode, Trace
+from ui.links import SITE
 from ui.timeline import PALETTE
 
 # Past these a value is collapsed behind its first characters or lines.
@@ -300,11 +299,18 @@ class EventView:
 
 
 class LinkView:
-    __slots__ = ("trace_id", "span_id", "known", "attributes", "trace_state")
+    """A span link; trace_url and span_url are set when the linked trace is stored here and the page
+    may link to it (behind a share link, only the shared run's traces)."""
 
-    def __init__(self, link, known):
+    __slots__ = ("trace_id", "span_id", "known", "trace_url", "span_url", "attributes", "trace_state")
+
+    def __init__(self, link, known, page_links=SITE):
         self.trace_id, self.span_id = link.linked_trace_id, link.linked_span_id
-        self.known = known  # the linked trace is stored here, so it can be a link
+        self.known = known  # the linked trace is stored here
+        self.trace_url = self.span_url = None
+        if known and page_links.reaches(self.trace_id):
+            self.trace_url = page_links.trace(self.trace_id)
+            self.span_url = page_links.span(self.trace_id, self.span_id)
         self.trace_state = link.trace_state
         self.attributes = attribute_rows(link.attributes)
 
@@ -315,10 +321,11 @@ class LinkView:
 class SpanPanel:
     """Everything the span panel shows, built from a span loaded with SpanQuerySet.for_display()."""
 
-    def __init__(self, span, parent_name=None, known_traces=(), view="timeline"):
+    def __init__(self, span, parent_name=None, known_traces=(), view="timeline", page_links=SITE):
         attributes = span.attributes if isinstance(span.attributes, dict) else {}
         self.span = span
         self.view = view
+        self.page_links = page_links  # ui.links: where the panel's links go
         self.trace = span.trace
         self.parent_name = parent_name  # None: no parent, or it never arrived
         self.kind = SpanKind(span.kind).label if span.kind in SpanKind.values else "unspecified"
@@ -333,16 +340,17 @@ class SpanPanel:
         self.completion = Content.of(semconv.completion(attributes))
         self.tool_calls = tool_calls(span, attributes)
         self.events = [EventView(event, span) for event in span.events.all()]
-        self.links = [LinkView(link, link.linked_trace_id in known_traces) for link in span.links.all()]
+        self.links = [LinkView(link, link.linked_trace_id in known_traces, page_links) for link in span.links.all()]
         self.attributes = attribute_rows(attributes)
         self.resource_attributes = attribute_rows(span.resource.attributes)
         self.scope = span.scope
         self.scope_attributes = attribute_rows(span.scope.attributes)
 
     @classmethod
-    def load(cls, span, view="timeline"):
+    def load(cls, span, view="timeline", page_links=SITE):
         """The panel of a span, with its parent's name and which linked traces exist: at most two
-        small queries on top of for_display()'s."""
+        small queries on top of for_display()'s (three behind a share link, to tell which linked traces
+        belong to the shared run)."""
         parent_name = None
         if span.parent_span_id:
             parent_name = (
@@ -358,17 +366,15 @@ class SpanPanel:
                     "trace_id", flat=True
                 )
             )
-        return cls(span, parent_name, known, view)
+        return cls(span, parent_name, known, view, page_links)
 
     @property
     def trace_url(self):
         """The trace page in the same view: where closing the panel returns to."""
-        url = reverse("trace-detail", args=[self.trace.trace_id])
-        return url + "?view=tree" if self.view == "tree" else url
+        return self.page_links.trace(self.trace.trace_id, self.view)
 
     def span_url(self, span_id):
-        url = reverse("span-detail", args=[self.trace.trace_id, span_id])
-        return url + "?view=tree" if self.view == "tree" else url
+        return self.page_links.span(self.trace.trace_id, span_id, self.view)
 
     @property
     def parent_url(self):

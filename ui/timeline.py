@@ -11,11 +11,10 @@ whatever the size of the trace, while every span stays one click away.
 import math
 from collections import deque
 
-from django.urls import reverse
-
 from traces import tree
 from traces.formatting import duration_ns as format_duration_ns
 from traces.models import is_error
+from ui.links import SITE
 
 ROW_BUDGET = 400
 COLLAPSE_DEPTH = 3
@@ -91,10 +90,12 @@ def _percent(value):
 class Layout:
     """The span tree of one trace, placed on the trace's time axis."""
 
-    def __init__(self, trace, spans, view="timeline", inferred=(), span_traces=None):
+    def __init__(self, trace, spans, view="timeline", inferred=(), span_traces=None, links=SITE):
         """`trace` sets the time axis; for a run (traces.runs) it is the outermost trace, `inferred` holds
-        the span ids whose parent edge was inferred from timing, `span_traces` each span's trace id."""
+        the span ids whose parent edge was inferred from timing, `span_traces` each span's trace id.
+        `links` (ui.links) says where the rows link to."""
         self.trace = trace
+        self.links = links
         self.inferred = inferred
         self.span_traces = span_traces or {}
         self.view = view if view in VIEWS else "timeline"
@@ -105,18 +106,13 @@ class Layout:
         # The subtree sums add up costs: in the one currency the trace's spans priced in, or "mixed".
         currencies = {span.currency or "USD" for span in spans if span.total_cost is not None}
         self.currency = (currencies.pop() if len(currencies) == 1 else "mixed") if currencies else None
-        self._prefix = reverse("trace-detail", args=[trace.trace_id])
-        self._suffix = "?view=tree" if self.view == "tree" else ""
 
     def span_url(self, span_id):
-        trace_id = self.span_traces.get(span_id)
-        prefix = reverse("trace-detail", args=[trace_id]) if trace_id else self._prefix
-        return f"{prefix}/spans/{span_id}{self._suffix}"
+        trace_id = self.span_traces.get(span_id, self.trace.trace_id)
+        return self.links.span(trace_id, span_id, self.view)
 
     def subtree_url(self, span_id=None, offset=0):
-        url = f"{self._prefix}/subtree/{span_id}" if span_id else f"{self._prefix}/subtree"
-        url += f"?view={self.view}"
-        return url + (f"&offset={offset}" if offset else "")
+        return self.links.subtree(self.trace.trace_id, span_id, self.view, offset)
 
     def node(self, span_id):
         for node in self.order:

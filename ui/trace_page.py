@@ -4,9 +4,13 @@ usage per model, and a span panel drawn open beside it; and the page for an id w
 from django import forms
 from django.shortcuts import render
 
+from accounts.access import caller_of
+from accounts.roles import WRITE
 from traces import runs
 from traces.models import Trace
 from ui import timeline, trace_summary
+from ui.forms import ShareLinkForm
+from ui.links import SITE
 
 TEMPLATE = "ui/trace_detail.html"
 
@@ -29,16 +33,35 @@ def not_found(request, trace_id, span_id=None):
     return render(request, "ui/trace_not_found.html", context, status=404)
 
 
-def layout_for(trace, view):
+def layout_for(trace, view, links=SITE):
     """(the Layout of the trace's whole run, its spans, the run's traces): a trace alone is its own run."""
     members = Trace.objects.run_members(trace)
     if len(members) == 1:
         spans = list(trace.spans.outline())
-        return timeline.Layout(trace, spans, view), spans, members
+        return timeline.Layout(trace, spans, view, links=links), spans, members
     spans, inferred = runs.run_outline(members)
     hex_ids = {member.pk: member.trace_id for member in members}
     span_traces = {span.span_id: hex_ids[span.trace_id] for span in spans}
-    return timeline.Layout(members[0], spans, view, inferred, span_traces), spans, members
+    return timeline.Layout(members[0], spans, view, inferred, span_traces, links), spans, members
+
+
+def view_tab(request, trace, view, links=SITE):
+    """The Timeline or Tree tab alone, which HTMX swaps in."""
+    layout = layout_for(trace, view, links)[0]
+    return render(request, TEMPLATE + "#trace-view",
+                  {"trace": trace, "layout": layout, "rows": layout.rows(), "links": links})
+
+
+def subtree_rows(request, trace, span_id, links=SITE):
+    """The rows under a span the page drew closed (or the next slice of a long level), for HTMX to
+    insert; None when the trace's run has no such span."""
+    view, offset = parameters(request)
+    layout = layout_for(trace, view, links)[0]
+    node = layout.node(span_id.lower()) if span_id else None
+    if span_id and node is None:
+        return None
+    rows = layout.rows(under=node, offset=offset)
+    return render(request, f"ui/partials/_{layout.view}_rows.html", {"trace": trace, "layout": layout, "rows": rows})
 
 
 class RunFigures:
@@ -51,15 +74,24 @@ class RunFigures:
             setattr(self, field, sum(getattr(member, field) for member in members))
 
 
-def trace_page(request, trace, view, panel=None):
-    """The whole page; `panel` (a ui.span_panel.SpanPanel) is drawn open beside it."""
-    layout, spans, members = layout_for(trace, view)
+def share_context(request, trace, links=SITE, **extra):
+    """What the Share button and its panel need: where it posts (None: no button for this caller or
+    on this page), the form, and the link it just created (new_share, new_share_url) when in `extra`."""
+    may_share = caller_of(request).may(WRITE)
+    return {"share_url": links.share(trace.trace_id) if may_share else None,
+            "share_form": ShareLinkForm()} | extra
+
+
+def trace_page(request, trace, view, panel=None, links=SITE, status=200, **extra):
+    """The whole page; `panel` (a ui.span_panel.SpanPanel) is drawn open beside it, `links` says where
+    its links go (ui.links), `extra` goes into the context."""
+    layout, spans, members = layout_for(trace, view, links)
     errors, errors_total = trace_summary.errors(layout.order, trace_summary.exception_events(trace))
     models, models_total = trace_summary.by_model(spans)
     context = {
         "trace": trace, "layout": layout, "rows": layout.rows(), "panel": panel, "nav": "traces",
         "errors": errors, "errors_total": errors_total, "errors_left_out": errors_total - len(errors),
         "models": models, "models_total": models_total, "run": members if len(members) > 1 else None,
-        "figures": trace if len(members) == 1 else RunFigures(members),
+        "figures": trace if len(members) == 1 else RunFigures(members), "links": links,
     }
-    return render(request, TEMPLATE, context)
+    return render(request, TEMPLATE, context | share_context(request, trace, links, **extra), status=status)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ui.views import dashboard, ingest_health, span, trace_detail, traces
+from ui.views import dashboard, ingest_health, share, span, trace_detail, traces
 
 urlpatterns = [
     path("", dashboard.root, name="dashboard"),
@@ -12,4 +12,11 @@ urlpatterns = [
     # Rows of a subtree (or top-level slice) the trace page drew closed, fetched when opened.
     path("traces/<str:trace_id>/subtree", trace_detail.subtree, name="trace-subtree-top"),
     path("traces/<str:trace_id>/subtree/<str:span_id>", trace_detail.subtree, name="trace-subtree"),
+    path("traces/<str:trace_id>/share", share.create, name="trace-share"),
+    # A share link's pages, open to anyone with its token (accounts.middleware.PUBLIC); the same
+    # trace page, span panel and subtree rows as above, for the shared trace and its run alone.
+    path("share/<str:token>", share.shared_trace, name="share"),
+    path("share/<str:token>/spans/<str:span_id>", share.shared_span, name="share-span"),
+    path("share/<str:token>/subtree", share.shared_subtree, name="share-subtree-top"),
+    path("share/<str:token>/subtree/<str:span_id>", share.shared_subtree, name="share-subtree"),
 ]

@@ -1,36 +1,29 @@
-"""Small helpers for the trace page and the span panel."""
-
-from urllib.parse import urlencode
+"""Small helpers for the trace page and the span panel. URLs come from the page's `links` (ui.links),
+so that the same templates serve msgtrace's pages and a share link's."""
 
 from django import template
-from django.urls import reverse
-
+from django.utils.html import format_html
 
 register = template.Library()
 
-# Trace-list filters with a form field of their own; the rest go through the query language.
-_LIST_FIELDS = {"service", "workflow", "model"}
 
-
-def _quoted(value):
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("*", "\\*") + '"'
+@register.simple_tag
+def trace_url(links, trace_id, view="timeline"):
+    """The page of a trace (of the run it belongs to, behind a share link) in that view."""
+    return links.trace(trace_id, view)
 
 
 @register.simple_tag
-def traces_url(**filters):
-    """The trace list narrowed to one service, workflow, model, user or session."""
-    params = {}
-    terms = []
-    for field, value in filters.items():
-        if not value:
-            continue
-        if field in _LIST_FIELDS:
-            params[field] = value
-        else:
-            terms.append(f"{field}:{_quoted(str(value))}")
-    if terms:
-        params["q"] = " ".join(terms)
-    return reverse("traces") + ("?" + urlencode(params) if params else "")
+def filter_link(links, css_class="", **filters):
+    """The value of the one filter given as a link to the trace list narrowed to it, or as plain text
+    where the list is out of reach (behind a share link)."""
+    (value,) = filters.values()
+    url = links.traces_with(**filters)
+    if url is None:
+        return format_html('<span class="{}">{}</span>', css_class, value) if css_class else value
+    if css_class:
+        return format_html('<a class="{}" href="{}">{}</a>', css_class, url, value)
+    return format_html('<a href="{}">{}</a>', url, value)
 
 
 @register.filter

@@ -1,10 +1,8 @@
 """The trace page (/traces/<trace_id>): header, timeline or span tree, errors, tokens and cost; and the
 rows of a subtree the page left closed (/traces/<trace_id>/subtree/<span_id>)."""
 
-from django.shortcuts import render
-
 from traces.models import Trace
-from ui.trace_page import TEMPLATE, layout_for, not_found, parameters, trace_page
+from ui.trace_page import not_found, parameters, subtree_rows, trace_page, view_tab
 
 
 def trace_detail(request, trace_id):
@@ -13,8 +11,7 @@ def trace_detail(request, trace_id):
         return not_found(request, trace_id)
     view, _ = parameters(request)
     if request.htmx and not request.htmx.history_restore_request:  # the Timeline / Tree tabs
-        layout = layout_for(trace, view)[0]
-        return render(request, TEMPLATE + "#trace-view", {"trace": trace, "layout": layout, "rows": layout.rows()})
+        return view_tab(request, trace, view)
     return trace_page(request, trace, view)
 
 
@@ -23,10 +20,5 @@ def subtree(request, trace_id, span_id=None):
     trace = Trace.objects.with_trace_id(trace_id)
     if trace is None:
         return not_found(request, trace_id)
-    view, offset = parameters(request)
-    layout = layout_for(trace, view)[0]
-    node = layout.node(span_id.lower()) if span_id else None
-    if span_id and node is None:
-        return not_found(request, trace_id, span_id)
-    rows = layout.rows(under=node, offset=offset)
-    return render(request, f"ui/partials/_{layout.view}_rows.html", {"trace": trace, "layout": layout, "rows": rows})
+    rows = subtree_rows(request, trace, span_id)
+    return not_found(request, trace_id, span_id) if rows is None else rows
