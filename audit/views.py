@@ -2,6 +2,8 @@
 action and by actor."""
 
 from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
+from django_htmx.http import push_url
 
 from accounts.access import requires
 from accounts.roles import ADMIN
@@ -26,4 +28,8 @@ def audit_log(request):
     partial = request.htmx and not request.htmx.history_restore_request
     template = "audit/log.html#events" if partial else "audit/log.html"
     # HTMX swaps in only a 2xx answer: the fragment says what is wrong with the filters either way.
-    return render(request, template, context, status=200 if partial or form.is_valid() else 400)
+    response = render(request, template, context, status=200 if partial or form.is_valid() else 400)
+    if partial and form.is_valid():
+        push_url(response, form.url())  # the URL without blank fields, whatever the form sent
+    patch_vary_headers(response, ["HX-Request"])
+    return response
