@@ -15,6 +15,11 @@ class NewUserForm(UserCreationForm):
     role = forms.ChoiceField(choices=[(role.value, f"{role.label}: {ROLE_HELP[role]}") for role in Role],
                              initial=Role.VIEWER)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # UserCreationForm focuses its user name, which would scroll the settings page down to this form.
+        self.fields["username"].widget.attrs.pop("autofocus", None)
+
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)

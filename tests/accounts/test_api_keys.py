@@ -316,6 +316,13 @@ def test_the_settings_page_says_whether_ingest_is_open(admin):
     assert "Create an ingest key" not in page
 
 
+def test_the_settings_page_opens_at_its_top(admin):
+    page = admin.get("/settings").content.decode()
+
+    # The new user form's name field would take the focus, and the browser would scroll down to it.
+    assert 'name="username"' in page and "autofocus" not in page
+
+
 def test_the_settings_page_counts_revoked_and_configured_ingest_keys(admin, settings):
     settings.MSGTRACE_INGEST_KEYS = ["one", "two"]
     ApiKey.objects.issue("old exporter", ["ingest"])[0].revoke()
