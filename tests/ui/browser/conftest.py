@@ -6,9 +6,10 @@ bin/test installs it.
 """
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.ui.browser.support import (
-    CHROMIUM, DEMO_TRACES, collect_static, require_chromium, serve, server_log,
+    CHROMIUM, DEMO_TRACES, collect_static, require_chromium, serve, server_log, sign_in,
 )
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -26,9 +27,11 @@ def static_root(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory, static_root):
-    """msgtrace with the demo data (60 traces ending now), shared by every browser test. Tests that
-    change data post or delete traces of their own, never demo traces others count on."""
-    with serve(tmp_path_factory.mktemp("site"), static_root, demo_traces=DEMO_TRACES) as server:
+    """msgtrace with the demo data (60 traces ending now) and access control on, as shipped, shared by
+    every browser test; its pages are opened signed in as its admin. Tests that change data post or
+    delete traces of their own, never demo traces others count on, and never sign its admin out or
+    create an ingest key there (the others send their traces without one)."""
+    with serve(tmp_path_factory.mktemp("site"), static_root, demo_traces=DEMO_TRACES, access_control=True) as server:
         yield server
 
 
@@ -66,14 +69,37 @@ class PageProblems:
             self.errors.append(f"{response.status} for {response.request.method} {response.url} ({kind})")
 
 
+@pytest.fixture(scope="session")
+def admin_sessions(browser):
+    """The browser storage (its session cookie) of the admin of each server served with access control,
+    signed in once per test run through the real sign-in form: {server url: storage state}."""
+    return {}
+
+
+def signed_in_state(browser, server, sessions):
+    if server.url not in sessions:
+        context = browser.new_context(base_url=server.url, locale="en-US", timezone_id="UTC")
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        page.goto("/")
+        sign_in(page, *server.admin)
+        expect(page).to_have_url(server.url + "/")
+        sessions[server.url] = context.storage_state()
+        context.close()
+    return sessions[server.url]
+
+
 @pytest.fixture
-def open_page(browser):
-    """open_page(server, phone=False): a page in a fresh context on that server. The problems it saw
+def open_page(browser, admin_sessions):
+    """open_page(server, phone=False, signed_in=True): a page in a fresh context on that server, signed
+    in as its admin if it was served with access control (unless signed_in=False). The problems it saw
     fail the test, with the end of the server's log."""
     opened = []
 
-    def open_page(server, phone=False):
+    def open_page(server, phone=False, signed_in=True):
         options = PHONE if phone else DESKTOP
+        if signed_in and getattr(server, "admin", None):
+            options = options | {"storage_state": signed_in_state(browser, server, admin_sessions)}
         context = browser.new_context(base_url=server.url, locale="en-US", timezone_id="UTC", **options)
         context.set_default_timeout(10_000)
         page = context.new_page()

@@ -18,12 +18,14 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from tests import helpers as h
 from tests import servers
+from tests.web import WebSession
 from traces import demo
 
 CHROMIUM = Path("/usr/bin/chromium")
 DEMO_TRACES = 60
 MS = 1_000_000
 ROWS = "#results tr[data-nav-item]"
+ADMIN = ("admin", "a long passphrase 1")  # of servers served with access control
 _serial = count(1)
 
 
@@ -41,10 +43,21 @@ def require_chromium():
 
 
 @contextmanager
-def serve(folder, static_root, demo_traces=0, workers=2):
+def serve(folder, static_root, demo_traces=0, workers=2, access_control=False):
     """msgtrace as `manage.py start` runs it (static files collected, then gunicorn) on a database of
-    its own, holding `demo_traces` traces of traces.demo that end now."""
-    with servers.gunicorn(folder, workers=workers, extra_env={"MSGTRACE_STATIC_ROOT": str(static_root)}) as server:
+    its own, holding `demo_traces` traces of traces.demo that end now (sent while ingest is open).
+
+    With `access_control`, MSGTRACE_AUTH=on and an admin, `server.admin` (name, password): the helpers
+    below read the server signed in as that admin, and `open_page` opens its pages signed in too."""
+    extra_env = {"MSGTRACE_STATIC_ROOT": str(static_root)} | ({"MSGTRACE_AUTH": "on"} if access_control else {})
+    with servers.gunicorn(folder, workers=workers, extra_env=extra_env) as server:
+        server.admin, server.visitor = None, None
+        if access_control:
+            create_superuser(server, *ADMIN)
+            server.admin = ADMIN
+            server.visitor = WebSession(server.url)
+            landed = server.visitor.sign_in(*ADMIN)
+            assert landed.url == server.url + "/", f"the admin could not sign in: {landed.text[:300]}"
         check_static_files(server)
         if demo_traces:
             for message in demo.build_requests(traces=demo_traces):
@@ -100,9 +113,11 @@ def post_otlp(server, message):
 
 
 def get(server, path):
-    """(status, body) of a GET, without raising on 4xx."""
+    """(status, body) of a GET, without raising on 4xx; signed in as the server's admin if it has one."""
+    visitor = getattr(server, "visitor", None)
+    opener = visitor.opener if visitor else urllib.request.build_opener()
     try:
-        with urllib.request.urlopen(server.url + path, timeout=30) as response:
+        with opener.open(server.url + path, timeout=30) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -147,6 +162,13 @@ def fresh_trace(service="browser-tests", name=None, error=None, spans=2, model="
 
 
 # --- pages -------------------------------------------------------------------------------------
+
+
+def sign_in(page, username, password):
+    """Fills in and sends the sign-in form the page shows, as a person would."""
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
 
 
 def row_ids(page, rows=ROWS):
