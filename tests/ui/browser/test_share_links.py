@@ -74,7 +74,7 @@ def test_someone_who_never_signed_in_reads_the_shared_trace_and_nothing_else(ope
     url = share_as_member(member, trace_id)
     path = url.removeprefix(guarded_site.url)
 
-    visitor = open_page(guarded_site)  # a browser of their own: no session, no cookie
+    visitor = open_page(guarded_site, signed_in=False)  # a browser of their own: no session, no cookie
     visitor.goto(url)
 
     expect(visitor.locator(".trace-title h1")).to_have_text("support_agent")
@@ -104,7 +104,7 @@ def test_on_a_phone_the_shared_trace_fits_the_screen(open_page, guarded_site):
     trace_id, span_id = support_reply(guarded_site)
     url = share_as_member(open_page(guarded_site), trace_id, days="1 day")
 
-    visitor = open_page(guarded_site, phone=True)
+    visitor = open_page(guarded_site, phone=True, signed_in=False)
     visitor.goto(url)
     expect(visitor.locator("#trace-view .spans.timeline .row").first).to_be_visible()
     expect(visitor.locator(".share-note")).to_contain_text("Shared with you read-only")
@@ -127,7 +127,7 @@ def test_a_revoked_link_shows_its_visitor_why_and_nothing_of_the_trace(open_page
     row.get_by_role("button", name="Revoke").click()
     expect(member.locator(f'#shares a[href="{url}"]')).to_have_count(0)
 
-    visitor = open_page(guarded_site)
+    visitor = open_page(guarded_site, signed_in=False)
     response = visitor.goto(url)
     assert response.status == 410
     expect(visitor.get_by_role("heading")).to_have_text("This share link was revoked")
