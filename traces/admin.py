@@ -10,8 +10,10 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
+from accounts.access import caller_of
 from traces.formatting import duration_ns, tokens
 from traces.models import Trace, counts_as_usage, is_error
+from traces.signals import Deletion
 
 SPANS_SHOWN = 200
 
@@ -53,15 +55,16 @@ class TraceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Delete selected traces with their spans, events and links", permissions=["delete"])
     def delete_with_spans(self, request, queryset):
-        deleted = queryset.delete_with_spans()
+        deleted = self.delete_queryset(request, queryset)
         self.message_user(request, f"Deleted {deleted} trace{'s' if deleted != 1 else ''} with their spans.",
                           messages.SUCCESS)
 
     def delete_model(self, request, obj):
-        Trace.objects.filter(pk=obj.pk).delete_with_spans()
+        self.delete_queryset(request, Trace.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request, queryset):
-        queryset.delete_with_spans()
+        with Deletion(caller_of(request).name, via="admin", request=request) as deletion:
+            return queryset.delete_with_spans(deletion=deletion)
 
     def get_deleted_objects(self, objs, request):
         # The confirmation page lists what goes, by count: collecting every span to list it would be slow.

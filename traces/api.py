@@ -10,6 +10,7 @@ from typing import Literal
 from django.http import StreamingHttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
+from accounts.access import caller_of
 from traces import runs
 from traces import stats as trace_stats
 from traces import tree as span_tree
@@ -18,6 +19,7 @@ from traces.models import RunLink, Span, SpanKind, StatusCode, Trace, is_error, 
 from traces.pagination import encode_cursor, page
 from traces.parameters import check_cursor, moment
 from traces.query_limits import QueryTimeout, time_limit
+from traces.signals import Deletion
 from traces.timeframe import datetime_from_ns, window_start
 from traces.ingest import export_traces
 
@@ -617,7 +619,10 @@ def export_trace(request, trace_id: str):
 def delete_trace(request, trace_id: str):
     """Removes the trace with its spans, events and links."""
     trace = Trace.objects.with_trace_id(trace_id)
-    deleted = Trace.objects.filter(pk=trace.pk).delete_with_spans() if trace else 0
+    deleted = 0
+    if trace is not None:
+        with Deletion(caller_of(request).name, via="api", request=request) as deletion:
+            deleted = Trace.objects.filter(pk=trace.pk).delete_with_spans(deletion=deletion)
     if not deleted:
         return Status(404, {"detail": f"no trace {trace_id}"})
     return Status(204, None)

@@ -12,6 +12,7 @@ from django.db.models import Q
 
 from ingest_health import models as ingest_counters
 from traces.models import Resource, Scope, Trace
+from traces.signals import Deletion
 
 log = logging.getLogger("msgtrace.retention")
 BATCH = 500
@@ -19,9 +20,10 @@ BATCH = 500
 PAUSE_SECONDS = 0.05
 
 
-def prune(older_than=None, keep_at_most=None, dry_run=False, batch_size=BATCH, progress=None):
+def prune(older_than=None, keep_at_most=None, dry_run=False, batch_size=BATCH, progress=None, deletion=None):
     """Deletes traces that started before now - older_than, then the oldest beyond keep_at_most.
-    Returns how many traces were (or, with dry_run, would be) deleted."""
+    Returns how many traces were (or, with dry_run, would be) deleted; each batch goes to `deletion`
+    (a traces.signals.Deletion), if given."""
     deleted = 0
     if older_than is not None:
         cutoff = datetime.now(timezone.utc) - older_than
@@ -29,7 +31,7 @@ def prune(older_than=None, keep_at_most=None, dry_run=False, batch_size=BATCH, p
         if dry_run:
             deleted += old.count()
         else:
-            deleted += _delete_in_batches(old, batch_size, progress)
+            deleted += _delete_in_batches(old, batch_size, progress, deletion)
     if keep_at_most:
         # The last trace kept, in list order (newest first): everything after it goes.
         last_kept = Trace.objects.sorted_by("-start_time").values_list("started_at", "pk")[keep_at_most - 1 : keep_at_most]
@@ -37,17 +39,17 @@ def prune(older_than=None, keep_at_most=None, dry_run=False, batch_size=BATCH, p
         if last_kept is not None:
             started_at, pk = last_kept
             excess = Trace.objects.filter(Q(started_at__lt=started_at) | Q(started_at=started_at, pk__lt=pk))
-            deleted += excess.count() if dry_run else _delete_in_batches(excess, batch_size, progress)
+            deleted += excess.count() if dry_run else _delete_in_batches(excess, batch_size, progress, deletion)
     return deleted
 
 
-def _delete_in_batches(traces, batch_size, progress):
+def _delete_in_batches(traces, batch_size, progress, deletion):
     deleted = 0
     while True:
         ids = list(traces.order_by("started_at").values_list("pk", flat=True)[:batch_size])
         if not ids:
             return deleted
-        deleted += Trace.objects.filter(pk__in=ids).delete_with_spans(batch_size)
+        deleted += Trace.objects.filter(pk__in=ids).delete_with_spans(batch_size, deletion=deletion)
         if progress:
             progress(deleted)
         time.sleep(PAUSE_SECONDS)
@@ -103,21 +105,29 @@ def configured():
     }
 
 
+def run_round(policy):
+    """One round of retention by `policy` (configured()). Returns how many traces it deleted."""
+    # One audit event for the round, however many batches it takes.
+    with Deletion("retention", via="retention") as deletion:
+        deleted = prune(**policy, deletion=deletion)
+    if deleted:
+        log.info("retention removed %d traces", deleted)
+    # Every round, not only after deleting traces: deletes through the API and the admin
+    # leave unused rows behind too. One index probe per row, so cheap when nothing is unused.
+    resources, scopes = remove_unused()
+    if resources or scopes:
+        log.info("retention removed %d resources and %d scopes no span uses", resources, scopes)
+    trim_ingest_counters()
+    return deleted
+
+
 def run_forever(interval_seconds=None):
     """Prunes by the MSGTRACE_RETENTION_* settings, then every interval, until the process is stopped."""
     policy = configured()
     interval = interval_seconds or settings.MSGTRACE_RETENTION_INTERVAL_SECONDS
     while True:
         try:
-            deleted = prune(**policy)
-            if deleted:
-                log.info("retention removed %d traces", deleted)
-            # Every round, not only after deleting traces: deletes through the API and the admin
-            # leave unused rows behind too. One index probe per row, so cheap when nothing is unused.
-            resources, scopes = remove_unused()
-            if resources or scopes:
-                log.info("retention removed %d resources and %d scopes no span uses", resources, scopes)
-            trim_ingest_counters()
+            run_round(policy)
         except Exception:  # a failed round must not stop the next one
             log.exception("retention round failed")
         finally:

@@ -9,9 +9,12 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import push_url
 
+from accounts.access import caller_of, requires
+from accounts.roles import WRITE
 from traces.models import SORTS, Trace
 from traces.pagination import encode_cursor, page
 from traces.query_limits import QueryTimeout, time_limit
+from traces.signals import Deletion
 from ui.first_run import first_run
 from ui.forms import DEFAULT_SORT, SORTABLE, START_PRESETS, TraceListForm
 
@@ -126,6 +129,7 @@ def _new_since(form, rows, pages):
     return (rows[0].started_at if rows else EPOCH).isoformat()
 
 
+@requires(WRITE)
 def trace_delete(request, trace_id):
     """GET: a confirmation page that works without JavaScript. POST: delete, then back to the list
     (or, from HTMX, an empty answer that replaces the row)."""
@@ -134,7 +138,8 @@ def trace_delete(request, trace_id):
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = ""
     if request.method == "POST":
-        Trace.objects.filter(pk=trace.pk).delete_with_spans()
+        with Deletion(caller_of(request).name, via="ui", request=request) as deletion:
+            Trace.objects.filter(pk=trace.pk).delete_with_spans(deletion=deletion)
         if request.htmx:
             return HttpResponse("")
         return redirect(back or "traces")

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from traces.management.commands._common import parse_age
 from traces.retention import prune, remove_unused
+from traces.signals import Deletion
 
 
 class Command(BaseCommand):
@@ -22,7 +23,9 @@ class Command(BaseCommand):
         if keep_at_most is not None and keep_at_most < 1:
             raise CommandError("--keep-at-most must be at least 1")
         progress = None if dry_run else (lambda done: self.stderr.write(f"  {done} traces deleted so far"))
-        count = prune(older_than=age, keep_at_most=keep_at_most, dry_run=dry_run, progress=progress)
+        with Deletion("manage.py prune", via="command") as deletion:
+            count = prune(older_than=age, keep_at_most=keep_at_most, dry_run=dry_run, progress=progress,
+                          deletion=deletion)
         verb = "would delete" if dry_run else "deleted"
         summary = f"{verb} {count} trace{'s' if count != 1 else ''} older than {older_than}"
         if not dry_run:

@@ -13,6 +13,7 @@ from traces.export import otlp_json, spreadsheet_safe
 from traces.formatting import cost, duration, duration_ns, tokens
 from traces.management.commands._common import find_trace, traces_matching
 from traces.models import Span, Trace, is_error
+from traces.signals import Deletion
 from traces.store import store
 from traces.tree import build, walk
 
@@ -100,7 +101,8 @@ class Command(BaseCommand):
         return traces_matching(query)
 
     def handle_delete(self, trace_id, query, **_):
-        deleted = self._selection(trace_id, query).delete_with_spans()
+        with Deletion("manage.py traces delete", via="command") as deletion:
+            deleted = self._selection(trace_id, query).delete_with_spans(deletion=deletion)
         self.stdout.write(f"deleted {deleted} trace{'s' if deleted != 1 else ''}")
 
     def handle_export(self, trace_id, query, format, output, **_):
