@@ -104,7 +104,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
         messages.warning(request, f"Copy the key now; it is not stored and will not be shown again: {secret}")
 
     def has_delete_permission(self, request, obj=None):
-        return False  # revoked, not deleted: the audit log and the list keep naming it
+        # Only a revoked key can be deleted, one at a time: a revoked ingest key keeps ingest closed (so
+        # that revoking a leaked key never opens it to everyone); deleting every one opens it again.
+        return obj is not None and not obj.is_active and super().has_delete_permission(request, obj)
 
     @admin.action(description="Revoke the selected API keys")
     def revoke(self, request, queryset):

@@ -1,8 +1,9 @@
 """The one NinjaAPI of msgtrace, mounted at /api/v1: each app contributes a Router."""
 
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Swagger
 from ninja.errors import ValidationError
 
+from audit.api import router as audit_router
 from ingest_health.api import router as ingest_health_router
 from traces.api import InvalidParameter
 from traces.api import router as traces_router
@@ -13,9 +14,13 @@ api = NinjaAPI(
     version="1",
     description="Traces of LLM and agent applications: queries, statistics and export.",
     urls_namespace="api",
+    # No badge from the public online validator: it would send the schema's URL to a third party, and
+    # the Content-Security-Policy refuses images from elsewhere.
+    docs=Swagger(settings={"validatorUrl": None}),
 )
 api.add_router("/", traces_router)
 api.add_router("/", ingest_health_router)
+api.add_router("/", audit_router)
 
 
 def _query_error_types():

@@ -145,10 +145,13 @@ class TraceQuerySet(models.QuerySet):
         prefix = "-" if descending else ""
         return self.order_by(prefix + field, prefix + "id")
 
-    def delete_with_spans(self, batch_size=500):
+    def delete_with_spans(self, batch_size=500, deletion=None):
         """Deletes the traces with their spans, events and links: six statements per batch of
         traces, each batch in a transaction of its own so that the write lock is never held long.
-        Django's own cascade would load every span into memory first. Returns traces deleted."""
+        Django's own cascade would load every span into memory first. Returns traces deleted.
+
+        `deletion` (a traces.signals.Deletion) is told the ids of each batch once it is committed,
+        for the audit log."""
         ids = list(self.values_list("pk", flat=True))
         deleted = 0
         for start in range(0, len(ids), batch_size):
@@ -159,11 +162,11 @@ class TraceQuerySet(models.QuerySet):
                 # creates the trace anew; never a span left pointing at a deleted trace.
                 locked = list(
                     Trace.objects.using(self.db).filter(pk__in=chunk).order_by("trace_id").select_for_update()
-                    .values_list("pk", "run_root_id", "run_trace_count")
+                    .values_list("pk", "run_root_id", "run_trace_count", "trace_id")
                 )
-                chunk = [pk for pk, _, _ in locked]
+                chunk = [pk for pk, _, _, _ in locked]
                 # The runs that lose a trace (traces.runs); a trace alone belongs to none.
-                runs = {root for pk, root, count in locked if root and (root != pk or count > 1)}
+                runs = {root for pk, root, count, _ in locked if root and (root != pk or count > 1)}
                 spans = Span.objects.filter(trace_id__in=chunk)
                 SpanEvent.objects.filter(span__in=spans.values("pk"))._raw_delete(self.db)
                 SpanLink.objects.filter(span__in=spans.values("pk"))._raw_delete(self.db)
@@ -175,6 +178,8 @@ class TraceQuerySet(models.QuerySet):
                         run_parent_id=None, run_link=RunLink.NONE, run_root_id=F("pk"), run_trace_count=1,
                         run_span_count=None, run_error_count=None, run_total_tokens=None, run_total_cost=None,
                     )
+            if deletion is not None:
+                deletion.add([trace_id for _, _, _, trace_id in locked])
         return deleted
 
     def started_before(self, moment):
@@ -226,6 +231,15 @@ class SpanQuerySet(models.QuerySet):
         if not (is_hex_id(trace_id, 32) and is_hex_id(span_id, 16)):
             return None
         return self.filter(trace__trace_id=trace_id, span_id=span_id).first()
+
+    def in_run(self, members, span_id):
+        """The span with this id (any case) among the traces of a run (`members`, the outermost first),
+        or None; the first member's when two of them share the id."""
+        span_id = span_id.lower()
+        if not is_hex_id(span_id, 16):
+            return None
+        found = {span.trace_id: span for span in self.filter(trace__in=members, span_id=span_id)}
+        return next((found[member.pk] for member in members if member.pk in found), None)
 
     def in_start_order(self):
         """Start order, ties by id: the order traces.tree.build expects, so that the tree never re-sorts."""

@@ -24,7 +24,9 @@ def _context(request, **extra):
         links = ShareLink.objects.select_related("created_by")
         if not caller.may(ADMIN):
             links = links.filter(created_by=caller.user)
-        context["share_links"] = links[:200]
+        # With the URL of each link that still works, to copy again (it is no secret from its creator).
+        context["share_links"] = [(link, request.build_absolute_uri(link.get_absolute_url()) if link.is_usable else None)
+                                  for link in links[:200]]
     if caller.may(ADMIN):
         context |= {
             "users": [(user, role_of(user)) for user in get_user_model().objects.order_by("username")],
@@ -43,6 +45,8 @@ def settings_page(request):
 
 
 def _section(request, name, status=200, **extra):
+    """The page, or from HTMX the section `name` (with the ingest section out of band when
+    `ingest_out_of_band`: a key's creation or revocation changes what it says)."""
     template = "accounts/settings.html" + (f"#{name}" if request.htmx else "")
     return render(request, template, _context(request, **extra), status=status)
 
@@ -57,7 +61,7 @@ def create_key(request):
     key, secret = ApiKey.objects.issue(form.cleaned_data["name"], form.cleaned_data["scopes"],
                                        created_by=actor.user)
     record(Action.KEY_CREATED, actor.name, f"{key.prefix}… ({key.name}; {key.scopes})", via="ui", request=request)
-    return _section(request, "keys", new_key=key, new_secret=secret)
+    return _section(request, "keys", new_key=key, new_secret=secret, ingest_out_of_band=bool(request.htmx))
 
 
 @require_POST
@@ -68,7 +72,7 @@ def revoke_key(request, key_id):
         key.revoke()
         record(Action.KEY_REVOKED, caller_of(request).name, f"{key.prefix}… ({key.name})", via="ui",
                request=request)
-    return _section(request, "keys")
+    return _section(request, "keys", ingest_out_of_band=bool(request.htmx))
 
 
 @require_POST
