@@ -108,6 +108,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
         # that revoking a leaked key never opens it to everyone); deleting every one opens it again.
         return obj is not None and not obj.is_active and super().has_delete_permission(request, obj)
 
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        record(Action.KEY_DELETED, caller_of(request).name, f"{obj.prefix}… ({obj.name})", via="admin", request=request)
+
     @admin.action(description="Revoke the selected API keys")
     def revoke(self, request, queryset):
         for key in queryset.filter(revoked_at__isnull=True):

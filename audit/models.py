@@ -15,6 +15,7 @@ class Action(models.TextChoices):
     DELETE_TRACES = "delete_traces", "Deleted traces"
     KEY_CREATED = "key_created", "Created an API key"
     KEY_REVOKED = "key_revoked", "Revoked an API key"
+    KEY_DELETED = "key_deleted", "Deleted a revoked API key"
     USER_CREATED = "user_created", "Created a user"
     ROLE_CHANGED = "role_changed", "Changed a role"
     USER_DEACTIVATED = "user_deactivated", "Deactivated a user"

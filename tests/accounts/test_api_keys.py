@@ -436,3 +436,15 @@ def test_an_admin_cannot_demote_or_deactivate_themselves(admin, change):
     admin.user.refresh_from_db()
     assert admin.user.is_active and role_of(admin.user) == Role.ADMIN
     assert not AuditEvent.objects.exclude(action=Action.SIGN_IN).exists()
+
+
+def test_an_admin_deletes_a_revoked_key_in_the_admin_and_ingest_opens_again(client, access_control):
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "x"))
+    key, _ = ApiKey.objects.issue("leaked", ["ingest"])
+    assert client.get(f"/admin/accounts/apikey/{key.pk}/delete/").status_code == 403, "an active key is revoked first"
+    key.revoke()
+    assert h.post(Client(), h.body(h.span(trace=61))).status_code == 401, "a revoked key keeps ingest closed"
+    assert client.post(f"/admin/accounts/apikey/{key.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not ApiKey.objects.exists()
+    assert AuditEvent.objects.filter(action=Action.KEY_DELETED, actor="root").count() == 1
+    assert h.post(Client(), h.body(h.span(trace=62))).status_code == 200
