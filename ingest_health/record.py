@@ -1,5 +1,9 @@
-"""Counting what each OTLP request brought, called by the ingest endpoint once it knows its answer:
-one upsert per request, in a short transaction of its own that never fails an ingest."""
+"""Counting what each OTLP request brought: one upsert per request that never fails an ingest.
+
+A request whose spans are stored is counted inside the ingest's own transaction, in a savepoint
+(count_stored): one commit for both, and no second turn at SQLite's write lock, which every worker
+queues for. Refusals, and the rare request stored trace by trace, are counted once answered, in a
+short transaction of their own (record)."""
 
 import json
 import logging
@@ -60,11 +64,34 @@ def record_http(request, response, batch, stored):
 def record(user_agent, status, batch, stored, refusal=""):
     """Counts one export request under its client: answered with `status` (200, or the HTTP status of a
     refusal explained by `refusal`), `batch` as decoded (None when decoding never ran) and `stored` as
-    store() returned it. Never raises: losing a count must not lose the spans it counts."""
+    store() returned it; unless its count was committed with its spans (count_stored). Never raises:
+    losing a count must not lose the spans it counts."""
+    if stored is not None and stored.counted:
+        return
     try:
-        _record(user_agent, status, batch, stored, refusal)
+        with _relaxed_durability():
+            with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL synchronous_commit = off")
+                _record(user_agent, status, batch, stored, refusal)
     except Exception:
         log.warning("ingest health counters not updated", exc_info=True)
+
+
+def count_stored(user_agent, batch, stored):
+    """Counts a request whose spans are stored (answered 200), called by store() inside the ingest's
+    transaction once they are written: the count commits with them. In a savepoint, so that a count
+    the database refuses is undone alone and the ingest goes on; returns whether it was counted (when
+    not, record() counts the request once it is answered)."""
+    try:
+        with transaction.atomic():
+            _record(user_agent, 200, batch, stored, "")
+        return True
+    except Exception:
+        log.warning("ingest health counters not updated with the spans; counting the request afterwards",
+                    exc_info=True)
+        return False
 
 
 def _record(user_agent, status, batch, stored, refusal):
@@ -91,20 +118,16 @@ def _record(user_agent, status, batch, stored, refusal):
         rejections.extend((count, status, reason) for reason, count in batch.reasons.items())
     adapt = connection.ops.adapt_datetimefield_value
     row = (adapt(now.replace(second=0, microsecond=0)), *client.values(), *counts, adapt(now))
-    with _relaxed_durability():
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                if connection.vendor == "postgresql":
-                    cursor.execute("SET LOCAL synchronous_commit = off")
-                cursor.execute(_UPSERT, row)
-            if rejections:
-                _keep_rejections(client, now, rejections)
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT, row)
+    if rejections:
+        _keep_rejections(client, now, rejections)
 
 
 class _relaxed_durability:
-    """Counters are diagnostics: on SQLite their commit skips the fsync (WAL stays consistent; a
-    power cut may lose the last few counts), which keeps them off the ingest path's critical time.
-    PostgreSQL gets the same with SET LOCAL synchronous_commit = off."""
+    """Counters are diagnostics: on SQLite the commit of a transaction of their own skips the fsync
+    (WAL stays consistent; a power cut may lose the last few counts). PostgreSQL gets the same with
+    SET LOCAL synchronous_commit = off (record)."""
 
     def __enter__(self):
         # (Not inside a caller's transaction, where SQLite refuses the change.)

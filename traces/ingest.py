@@ -48,14 +48,17 @@ class Export:
     def __init__(self):
         self.batch, self.stored = None, None
 
-    def run(self, body, encoding, content_encoding=None):
+    def run(self, body, encoding, content_encoding=None, user_agent=""):
         """Raises otlp.TooLarge, otlp.UnsupportedEncoding, otlp.BadRequest or DatabaseError; once it
-        returns, the spans are committed and `batch.rejected` says how many were refused."""
+        returns, the spans are committed and `batch.rejected` says how many were refused. The request
+        is counted for ingest health in the same transaction (`stored.counted`), under `user_agent`
+        when its resource names no SDK."""
         limit = settings.MSGTRACE_MAX_BODY_BYTES
         with _one_batch_at_a_time:
             body = otlp.decompress(body, content_encoding, limit)
             self.batch = otlp.decode(body, encoding, settings.MSGTRACE_MAX_ATTRIBUTE_BYTES)
-            self.stored = store(self.batch)
+            batch = self.batch
+            self.stored = store(batch, count=lambda stored: ingest_health.count_stored(user_agent, batch, stored))
         return self.batch
 
 
@@ -89,7 +92,8 @@ def export_traces(request):
                 raise otlp.TooLarge(f"the body is over the limit of {limit} bytes")
             export = Export()
             try:
-                export.run(body, encoding, request.headers.get("Content-Encoding"))
+                export.run(body, encoding, request.headers.get("Content-Encoding"),
+                           user_agent=request.headers.get("User-Agent", ""))
             finally:
                 batch, stored = export.batch, export.stored
             response = _answer(encoding, 200, otlp.export_response(encoding, batch.rejected, batch.error_message))

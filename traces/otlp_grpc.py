@@ -66,7 +66,7 @@ def _export(body, context):
             raise _Abort(grpc.StatusCode.UNAUTHENTICATED,
                          "missing or unknown ingest key: send the metadata authorization: Bearer <key> "
                          "or x-api-key: <key>")
-        export.run(body, otlp.PROTOBUF)
+        export.run(body, otlp.PROTOBUF, user_agent=metadata.get("user-agent", ""))
         return otlp.export_response(otlp.PROTOBUF, export.batch.rejected, export.batch.error_message)
     except _Abort as exc:
         code, refusal = exc.code, exc.message

@@ -109,14 +109,19 @@ LINK_COLUMNS = (
 
 
 class StoreResult:
-    __slots__ = ("stored", "duplicates", "traces")
+    __slots__ = ("stored", "duplicates", "traces", "counted")
 
     def __init__(self, stored=0, duplicates=0, traces=0):
         self.stored, self.duplicates, self.traces = stored, duplicates, traces
+        self.counted = False  # whether store()'s `count` was committed with the spans
 
 
-def store(batch):
-    """Stores the batch's spans; returns how many were new. Raises DatabaseError on failure."""
+def store(batch, count=None):
+    """Stores the batch's spans; returns how many were new. Raises DatabaseError on failure.
+
+    `count(result)`, when given, is called inside the transaction once the spans are written, so that
+    what it writes commits with them (ingest health); it returns whether it wrote, and must never
+    raise. A batch the database refuses whole is stored trace by trace without it (`counted` False)."""
     if not batch.spans:
         return StoreResult()
     spans_by_trace = {}
@@ -130,23 +135,23 @@ def store(batch):
     encoded = {id(span): _dumps(span.attributes) for spans in spans_by_trace.values() for span in spans.values()}
     repeated_in_request = len(batch.spans) - unique
     try:
-        result = _store_retrying(spans_by_trace, encoded)
+        return _store_retrying(spans_by_trace, encoded, repeated_in_request, count)
     except (DataError, IntegrityError, OverflowError):
         result = _store_each_trace(batch, spans_by_trace, encoded)
     result.duplicates += repeated_in_request
     return result
 
 
-def _store_retrying(spans_by_trace, encoded):
+def _store_retrying(spans_by_trace, encoded, repeated_in_request=0, count=None):
     try:
-        return _store_once(spans_by_trace, encoded)
+        return _store_once(spans_by_trace, encoded, repeated_in_request, count)
     except IntegrityError:
         # A cached resource or scope id goes stale when retention (or a hand) removes its row: the
         # spans' foreign keys fail at commit. Forget every cached id and store the same spans again,
         # inserting the rows anew; only a second refusal is a value the database cannot hold.
         _resource_ids.clear()
         _scope_ids.clear()
-        return _store_once(spans_by_trace, encoded)
+        return _store_once(spans_by_trace, encoded, repeated_in_request, count)
 
 
 def _store_each_trace(batch, spans_by_trace, encoded):
@@ -167,7 +172,7 @@ def _store_each_trace(batch, spans_by_trace, encoded):
     return result
 
 
-def _store_once(spans_by_trace, encoded):
+def _store_once(spans_by_trace, encoded, repeated_in_request=0, count=None):
     sql = _Sql(connection)
     new_resources, new_scopes = {}, {}
     with transaction.atomic():
@@ -184,10 +189,13 @@ def _store_once(spans_by_trace, encoded):
             stored = _insert_spans(cursor, sql, states, fresh, resources, scopes, encoded)
             _update_traces(cursor, sql, states, fresh)
             runs.stitch(cursor, sql.postgres, states, fresh, resources)
+        duplicates = sum(len(spans) for spans in spans_by_trace.values()) - stored
+        result = StoreResult(stored, duplicates + repeated_in_request, len(spans_by_trace))
+        if count is not None:
+            result.counted = count(result)
         # Only committed rows may be cached: a rolled-back insert leaves no row behind.
         transaction.on_commit(lambda: (_resource_ids.update(new_resources), _scope_ids.update(new_scopes)))
-    duplicates = sum(len(spans) for spans in spans_by_trace.values()) - stored
-    return StoreResult(stored, duplicates, len(spans_by_trace))
+    return result
 
 
 class _Sql:

@@ -183,6 +183,58 @@ def test_counters_never_fail_an_ingest(client, monkeypatch):
     assert Span.objects.count() == 1 and not IngestCounter.objects.exists()
 
 
+def test_a_stored_request_is_counted_in_its_ingests_own_transaction(client):
+    """One commit for the spans and their count: the counter's upsert runs inside the transaction (here a
+    savepoint of the test's) that stores the spans, in a savepoint of its own."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert post(client, request(span(trace=1, span=1, start_ms=ago(1)), service="billing")).status_code == 200
+    statements = [query["sql"] for query in queries.captured_queries]
+    trace_insert = next(n for n, sql in enumerate(statements) if sql.startswith("INSERT INTO traces_trace"))
+    counter_upserts = [n for n, sql in enumerate(statements) if sql.startswith("INSERT INTO ingest_health_ingestcounter")]
+    ingest = max(n for n, sql in enumerate(statements[:trace_insert]) if sql.startswith("SAVEPOINT"))
+    savepoint = statements[ingest].split()[1]
+    ingest_end = next(n for n, sql in enumerate(statements) if n > ingest and sql.startswith("RELEASE SAVEPOINT")
+                      and sql.split()[-1] == savepoint)
+    assert len(counter_upserts) == 1 and trace_insert < counter_upserts[0] < ingest_end
+    assert statements[counter_upserts[0] - 1].startswith("SAVEPOINT")
+    [counter] = IngestCounter.objects.all()
+    assert (counter.service_name, counter.requests, counter.spans_stored) == ("billing", 1, 1)
+
+
+def test_a_count_the_database_refuses_never_costs_the_spans_it_counts(client, monkeypatch):
+    """The count fails inside the ingest's transaction (on PostgreSQL a failed statement would doom the
+    whole transaction but for the count's savepoint), and again once the request is answered."""
+    from ingest_health import record
+
+    monkeypatch.setattr(record, "_UPSERT", record._UPSERT.replace("ingest_health_ingestcounter", "no_such_table", 1))
+    assert post(client, request(span(trace=1, span=1, start_ms=ago(1)), span(trace=1, span=2, parent=1,
+                                                                            start_ms=ago(1)))).status_code == 200
+    assert Span.objects.count() == 2 and not IngestCounter.objects.exists()
+
+
+def test_a_count_that_failed_with_the_spans_is_made_once_the_request_is_answered(client, monkeypatch):
+    from ingest_health import record
+
+    calls, write = [], record._record
+
+    def failing_once(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("counters busy")
+        write(*args)
+
+    monkeypatch.setattr(record, "_record", failing_once)
+    assert post(client, request(span(trace=1, span=1, start_ms=ago(1)), span(trace=1, span=1, start_ms=ago(1)),
+                                service="billing", resource=OTEL)).status_code == 200
+    [item] = health(client)["clients"]
+    assert (item["client"], item["requests"], item["spans_stored"], item["duplicates"]) == (
+        "opentelemetry 1.45.2", 1, 1, 1)
+    assert len(calls) == 2 and Span.objects.count() == 1
+
+
 def test_figures_the_store_does_not_keep_yet_read_not_available(two_clients):
     from ingest_health.report import has_field
 
