@@ -30,6 +30,7 @@ duration class (index trace_run_window), never by scanning the store.
 """
 
 from bisect import bisect_left, bisect_right
+from operator import attrgetter
 
 from django.conf import settings
 
@@ -70,6 +71,7 @@ def duration_class(duration_ns):
 class Node:
     __slots__ = (
         "pk", "trace_id", "s", "e", "name", "resource", "klass", "parent", "link", "root", "count", "spans", "was",
+        "key",
     )
 
     def __init__(self, row):
@@ -77,6 +79,9 @@ class Node:
         self.pk, self.resource, self.klass, self.parent, self.link = pk, resource, klass, parent, link or NONE
         self.root, self.count = root or pk, count or 1
         self.was = (resource, klass, parent, self.link, self.root)
+        # Outermost first: earlier start, then later end, then the smaller trace id. (A trace's interval
+        # is fixed once loaded; the key is compared many times per regrouping.)
+        self.key = (self.s, -self.e, self.trace_id)
 
     @classmethod
     def of_state(cls, state):
@@ -95,12 +100,8 @@ class Node:
         """The fields stitch() writes, in WRITTEN's order (spelled out: it runs for every trace loaded)."""
         return (self.resource, self.klass, self.parent, self.link, self.root)
 
-    def key(self):
-        """Outermost first: earlier start, then later end, then the smaller trace id."""
-        return (self.s, -self.e, self.trace_id)
-
     def encloses(self, other):
-        return other is not self and self.s <= other.s and other.e <= self.e and self.key() < other.key()
+        return self.s <= other.s and other.e <= self.e and self.key < other.key
 
 
 _SET_LINKS = "run_resource_id=%s, run_class=%s, run_parent_id=%s, run_link=%s, run_root_id=%s"
@@ -252,7 +253,7 @@ class Grouping:
     def __init__(self, nodes):
         self.nodes = nodes
         # A trace that grew past one span is only here to leave: it encloses nothing any more.
-        self.ordered = sorted((node for node in nodes.values() if node.spans == 1), key=Node.key)
+        self.ordered = sorted((node for node in nodes.values() if node.spans == 1), key=attrgetter("key"))
         self.starts = [node.s for node in self.ordered]
         self._enclosers, self._accepted = {}, {}
 
