@@ -22,11 +22,19 @@ bench/otlp_load.py, so payload building is never timed):
    its workers is summed every ~100 ms from /proc/<pid>/status; their CPU time comes from /proc too.
 
 4. With --stitch both (the default), the same load again on a second fresh database, with run
-   stitching off (MSGTRACE_STITCH_RUNS=false; traces.runs), in the other order every other round.
+   stitching off (MSGTRACE_STITCH_RUNS=false; traces.runs).
    The load holds msgflux-shaped agent calls (bench/otlp_load.py --msgflux-share: every span a
    one-span trace, nested only in time), which stitching groups into runs; how many traces were
    stitched and marked ambiguous is counted afterwards. The ratio stored spans/s on / off is the
    cost of stitching (target >= 0.90).
+
+5. With --health both (the default), the same load once more on a third fresh database, with the
+   ingest-health counters off (bench/wsgi_without_ingest_health.py serves msgtrace with its counting
+   replaced by nothing: there is no setting to turn them off). The ratio stored spans/s on / off is
+   what counting each request costs ingest (target >= 0.95); the requests the counters hold
+   afterwards show that they counted every request when on, and none when off.
+
+Every round runs its loads in a rotated order, so that no setting always goes first.
 
 The figure that matters is the ratio msgtrace / ceiling (target >= 0.5), printed, not asserted.
 It lets msgtrace use all its workers against a ceiling that uses one process, so the CPU time per
@@ -130,6 +138,9 @@ def parse_args(argv=None):
     parser.add_argument("--stitch", choices=("both", "on", "off"), default="both",
                         help="run stitching in the server (MSGTRACE_STITCH_RUNS): both runs the load twice, "
                              "on and off, and prints their ratio (default both)")
+    parser.add_argument("--health", choices=("both", "on", "off"), default="both",
+                        help="ingest-health counters in the server: both runs the load once more without them "
+                             "and prints the ratio (default both)")
     parser.add_argument("--msgflux-share", type=float, default=0.3,
                         help="share of agent calls sent as msgflux does, one trace per span (default 0.3)")
     parser.add_argument("--rounds", type=positive, default=1,
@@ -365,9 +376,11 @@ def free_port():
 class Server:
     """msgtrace under gunicorn on a migrated, fresh SQLite database inside `tmp`."""
 
-    def __init__(self, tmp, workers, worker_class="gthread", stitch=True):
-        self.db_path = tmp / f"msgtrace-stitch-{'on' if stitch else 'off'}.sqlite3"
-        self.log_path = tmp / f"gunicorn-stitch-{'on' if stitch else 'off'}.log"
+    def __init__(self, tmp, workers, worker_class="gthread", stitch=True, health=True):
+        name = f"stitch-{'on' if stitch else 'off'}-health-{'on' if health else 'off'}"
+        self.db_path = tmp / f"msgtrace-{name}.sqlite3"
+        self.log_path = tmp / f"gunicorn-{name}.log"
+        self.application = "msgtrace_server.wsgi:application" if health else "wsgi_without_ingest_health:application"
         self.workers = workers
         self.worker_class = worker_class
         self.port = None
@@ -388,7 +401,8 @@ class Server:
             # stopped in order by stop(), not half-killed by the terminal's SIGINT. No control
             # socket: gunicorn would otherwise create one in ~/.gunicorn, outside the temp dir.
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "msgtrace_server.wsgi:application", "--worker-class", self.worker_class,
+                [sys.executable, "-m", "gunicorn", self.application, "--pythonpath", str(BENCH_DIR),
+                 "--worker-class", self.worker_class,
                  *(["--threads", "8"] if self.worker_class == "gthread" else []), "--workers", str(self.workers), "--bind", f"{HOST}:{self.port}", "--timeout", "120",
                  "--graceful-timeout", "20", "--no-control-socket"],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -446,6 +460,15 @@ def count_runs(db_path):
         conn.close()
     return {"traces": sum(links.values()), "stitched": links.get("stitched", 0),
             "ambiguous": links.get("ambiguous", 0), "runs": runs}
+
+
+def count_counted_requests(db_path):
+    """The requests the ingest-health counters hold."""
+    conn = sqlite3.connect(db_path)
+    try:
+        return conn.execute("SELECT COALESCE(SUM(requests), 0) FROM ingest_health_ingestcounter").fetchone()[0]
+    finally:
+        conn.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -638,8 +661,8 @@ def warm_up(port, workers):
         thread.join(30)
 
 
-def run_server_load(bodies, args, tmp, deadline, cleanup, stitch=True):
-    server = Server(tmp, args.workers, args.worker_class, stitch)
+def run_server_load(bodies, args, tmp, deadline, cleanup, stitch=True, health=True):
+    server = Server(tmp, args.workers, args.worker_class, stitch, health)
     cleanup.append(server.stop)
     server.start()
     warm_up(server.port, args.workers)
@@ -655,7 +678,8 @@ def run_server_load(bodies, args, tmp, deadline, cleanup, stitch=True):
     if failed:
         print(f"{len(failed)} requests failed; the server log ends with:\n{server.log_tail()}", file=sys.stderr)
     stored = count_stored_spans(server.db_path)
-    return summarize_load(results, stored, client_cpu_s, sampler, len(bodies)) | {"runs": count_runs(server.db_path)}
+    return summarize_load(results, stored, client_cpu_s, sampler, len(bodies)) | {
+        "runs": count_runs(server.db_path), "requests_counted": count_counted_requests(server.db_path)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -711,11 +735,24 @@ def report(figures):
              f"into {runs['runs']:,} runs, {runs['ambiguous']:,} ambiguous (stitching on); "
              f"off: {off['runs']['stitched']:,} stitched"),
         ]
+    health = figures.get("health")
+    if health:
+        on, off, rounds = health["on"], health["off"], health["round_ratios"]
+        rows += [
+            ("counters on / off spans/s", f"{on['stored_spans_per_s']:,.0f} / {off['stored_spans_per_s']:,.0f}",
+             f"ingest-health counters on / off, the same bodies on fresh databases; "
+             f"CPU ms/1k spans {per_1k(on['server_cpu_s'], on['spans_stored']):.0f} / "
+             f"{per_1k(off['server_cpu_s'], off['spans_stored']):.0f}"),
+            ("ratio counters on / off", f"{health['ratio']:.2f}",
+             "target >= 0.95" + (f"; median of rounds {' '.join(f'{r:.2f}' for r in rounds)}" if len(rounds) > 1 else "")),
+            ("requests counted", f"{on['requests_counted']:,} / {off['requests_counted']:,}",
+             f"by the counters on / off, of {on['requests_sent']:,} / {off['requests_sent']:,} sent"),
+        ]
     print(
         f"\nmsgtrace ingest: {cfg['spans']:,} spans, {cfg['format']}{'+gzip' if cfg['gzip'] else ''}, "
         f"{cfg['batch']} spans/request ({cfg['requests']} requests, {cfg['wire_mb']:.1f} MB on the wire), "
         f"{cfg['clients']} clients, {cfg['workers']} {cfg['worker_class']} workers, SQLite WAL synchronous={cfg['synchronous']}, "
-        f"{cfg['msgflux_share']:.0%} of agent calls msgflux-shaped, stitching {cfg['stitch']}"
+        f"{cfg['msgflux_share']:.0%} of agent calls msgflux-shaped, stitching {cfg['stitch']}, counters {cfg['health']}"
     )
     if cfg["smoke"]:
         print("  (--smoke: every phase ran on tiny sizes; the figures measure nothing)")
@@ -745,8 +782,19 @@ def share_of(deadline, budget, fraction):
     return min(deadline, time.monotonic() + budget * fraction)
 
 
+def load_settings(args):
+    """(stitch, health) of each server load: the shipped one first (stitching and counters on unless
+    told otherwise), then the same with stitching off and with counters off, as --stitch and --health ask."""
+    stitch = {"both": [True, False], "on": [True], "off": [False]}[args.stitch]
+    health = {"both": [True, False], "on": [True], "off": [False]}[args.health]
+    main = (stitch[0], health[0])
+    without_stitching = [(False, main[1])] if len(stitch) > 1 else []
+    without_counters = [(main[0], False)] if len(health) > 1 else []
+    return [main, *without_stitching, *without_counters]
+
+
 def run_round(bodies, args, tmp, deadline, cleanup, number=0):
-    """One ceiling, one in-process decode and one server load per stitching setting, on fresh databases."""
+    """One ceiling, one in-process decode and one server load per setting, on fresh databases."""
     tmp.mkdir()
     budget = args.time_limit / args.rounds
     # The ceiling and the decoder first, while the machine is otherwise idle; then the server.
@@ -755,23 +803,28 @@ def run_round(bodies, args, tmp, deadline, cleanup, number=0):
     print(f"ceiling: {ceiling['spans_per_s']:,.0f} spans/s", file=sys.stderr)
     decode = run_msgtrace_decode(bodies, args, share_of(deadline, budget, 0.1))
     print(f"msgtrace decode: {decode['spans_per_s']:,.0f} spans/s; starting gunicorn", file=sys.stderr)
-    settings = {"both": [True, False], "on": [True], "off": [False]}[args.stitch]
-    if number % 2:  # every other round the other way round: neither setting always goes first
-        settings.reverse()
+    settings = load_settings(args)
+    main = settings[0]
+    turn = number % len(settings)  # rotated every round: no setting always goes first
     loads = {}
-    for stitch in settings:
-        load = run_server_load(bodies, args, tmp, share_of(deadline, budget, 0.7 / len(settings)), cleanup, stitch)
-        loads[stitch] = load
-        print(f"msgtrace, stitching {'on' if stitch else 'off'}: {load['stored_spans_per_s']:,.0f} spans/s stored",
-              file=sys.stderr)
-    load = loads.get(True) or loads[False]  # the shipped setting is the one compared with the ceiling
+    for stitch, health in settings[turn:] + settings[:turn]:
+        load = run_server_load(bodies, args, tmp, share_of(deadline, budget, 0.7 / len(settings)), cleanup,
+                               stitch, health)
+        loads[stitch, health] = load
+        print(f"msgtrace, stitching {'on' if stitch else 'off'}, counters {'on' if health else 'off'}: "
+              f"{load['stored_spans_per_s']:,.0f} spans/s stored", file=sys.stderr)
+    load = loads[main]  # the shipped setting is the one compared with the ceiling
     ratio = load["stored_spans_per_s"] / ceiling["spans_per_s"] if ceiling["spans_per_s"] else 0.0
     print(f"msgtrace: ratio {ratio:.2f}", file=sys.stderr)
     figures = {"msgtrace": load, "ceiling": ceiling, "msgtrace_decode": decode, "ratio": ratio}
-    if len(loads) == 2:
-        off = loads[False]["stored_spans_per_s"]
-        figures |= {"msgtrace_stitch_off": loads[False],
-                    "stitch_ratio": loads[True]["stored_spans_per_s"] / off if off else 0.0}
+
+    def ratio_to(other):
+        return load["stored_spans_per_s"] / other["stored_spans_per_s"] if other["stored_spans_per_s"] else 0.0
+
+    if (False, main[1]) in loads and main[0]:
+        figures |= {"msgtrace_stitch_off": loads[False, main[1]], "stitch_ratio": ratio_to(loads[False, main[1]])}
+    if (main[0], False) in loads and main[1]:
+        figures |= {"msgtrace_health_off": loads[main[0], False], "health_ratio": ratio_to(loads[main[0], False])}
     return figures
 
 
@@ -791,12 +844,13 @@ def measure(args, tmp, deadline, cleanup):
     # so that every figure printed comes from the same round. Stitching on / off is compared
     # within each round (same machine load); its median round is reported beside.
     median = sorted(rounds, key=lambda r: r["ratio"])[(len(rounds) - 1) // 2]
-    stitching = {}
-    if "stitch_ratio" in rounds[0]:
-        middle = sorted(rounds, key=lambda r: r["stitch_ratio"])[(len(rounds) - 1) // 2]
-        stitching = {"stitching": {"on": middle["msgtrace"], "off": middle["msgtrace_stitch_off"],
-                                   "ratio": middle["stitch_ratio"],
-                                   "round_ratios": [r["stitch_ratio"] for r in rounds]}}
+    compared = {}
+    for name, key, off in (("stitching", "stitch_ratio", "msgtrace_stitch_off"),
+                           ("health", "health_ratio", "msgtrace_health_off")):
+        if key in rounds[0]:
+            middle = sorted(rounds, key=lambda r: r[key])[(len(rounds) - 1) // 2]
+            compared[name] = {"on": middle["msgtrace"], "off": middle[off], "ratio": middle[key],
+                              "round_ratios": [r[key] for r in rounds]}
     return {
         "config": {
             "spans": sum(n for n, _ in bodies), "requests": len(bodies), "batch": args.batch, "format": args.format,
@@ -805,9 +859,10 @@ def measure(args, tmp, deadline, cleanup):
             "rounds": len(rounds), "synchronous": SYNCHRONOUS, "raw_mb": raw_bytes / 1e6, "wire_mb": wire / 1e6,
             "build_s": build_s, "time_limit_s": args.time_limit, "cpus": os.cpu_count(), "smoke": args.smoke,
             "python": platform.python_version(), "stitch": args.stitch, "msgflux_share": args.msgflux_share,
+            "health": args.health,
         },
         **median,
-        **stitching,
+        **compared,
         "round_ratios": [r["ratio"] for r in rounds],
         "rounds": rounds,
     }

@@ -65,6 +65,11 @@ def test_ingest_stores_every_span_it_sends_and_reports_every_figure():
     ).groups()
     assert int(runs) >= 1 and int(stitched) >= 7 and int(traces) > int(stitched)
     assert off == "0"
+    # The same load with the ingest-health counters off: every request counted when on, none when off.
+    assert "stitching both, counters both" in out
+    assert re.match(r"[\d,]+ / [\d,]+ ingest-health counters on / off", figure(out, "counters on / off spans/s"))
+    assert re.fullmatch(r"\d+\.\d\d target >= 0\.95", figure(out, "ratio counters on / off"))
+    assert figure(out, "requests counted") == "3 / 0 by the counters on / off, of 3 / 3 sent"
     assert "WARNING" not in out and "requests failed" not in err
 
 
