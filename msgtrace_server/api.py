@@ -4,6 +4,7 @@ from ninja import NinjaAPI, Swagger
 from ninja.errors import ValidationError
 
 from audit.api import router as audit_router
+from compare.api import router as compare_router
 from ingest_health.api import router as ingest_health_router
 from traces.api import InvalidParameter
 from traces.api import router as traces_router
@@ -21,6 +22,7 @@ api = NinjaAPI(
 api.add_router("/", traces_router)
 api.add_router("/", ingest_health_router)
 api.add_router("/", audit_router)
+api.add_router("/", compare_router)
 
 
 def _query_error_types():
