@@ -6,6 +6,7 @@ from ninja.errors import ValidationError
 from audit.api import router as audit_router
 from compare.api import router as compare_router
 from ingest_health.api import router as ingest_health_router
+from saved_views.api import router as saved_views_router
 from traces.api import InvalidParameter
 from traces.api import router as traces_router
 from traces.pagination import InvalidCursor
@@ -22,6 +23,7 @@ api = NinjaAPI(
 api.add_router("/", traces_router)
 api.add_router("/", ingest_health_router)
 api.add_router("/", audit_router)
+api.add_router("/", saved_views_router)
 api.add_router("/", compare_router)
 
 

@@ -162,6 +162,7 @@ INSTALLED_APPS = [
     "ninja",  # its Swagger UI from its own static files, where the Content-Security-Policy lets it load
     "accounts",
     "audit",
+    "saved_views",
     "compare",
     "axes",
 ]

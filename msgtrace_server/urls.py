@@ -20,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("audit.urls")),
+    path("", include("saved_views.urls")),
     path("", include("compare.urls")),
     # The pages; "/" also takes OTLP posts (msgtrace-sdk given a bare base URL posts there).
     path("", include("ui.urls")),

@@ -50,7 +50,7 @@ class DashboardForm(forms.Form):
 class TraceListForm(forms.Form):
     q = forms.CharField(required=False, strip=False, max_length=4000, label="Search", widget=_text(
         "Search, e.g.  error:true duration:>2s model:gpt-4o*", id="search", type="search",
-        spellcheck="false", autocapitalize="off", **{"aria-label": "Search traces"}))
+        spellcheck="false", autocapitalize="off", list="recent-searches", **{"aria-label": "Search traces"}))
     status = forms.ChoiceField(choices=[("", "Any")] + list(Status.choices), required=False)
     service = forms.CharField(required=False, max_length=256, widget=_text("any service"))
     workflow = forms.CharField(required=False, max_length=256, widget=_text("any workflow"))

@@ -11,6 +11,7 @@ from django_htmx.http import push_url
 
 from accounts.access import caller_of, requires
 from accounts.roles import WRITE
+from saved_views.models import RecentSearch
 from traces.models import SORTS, Trace
 from traces.pagination import encode_cursor, page
 from traces.query_limits import QueryTimeout, time_limit
@@ -43,6 +44,8 @@ def trace_list(request):
         context = top | {"new_count": count, "poll_url": request.get_full_path()}
         return render(request, "ui/traces.html#new-traces", context)
     rows, pages, timeout = [], {}, None
+    if valid and (user := caller_of(request).user) is not None:
+        RecentSearch.objects.record(user, form.cleaned_data["q"])
     if valid:
         try:
             with time_limit():
