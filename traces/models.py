@@ -198,6 +198,14 @@ class TraceQuerySet(models.QuerySet):
         members.sort(key=lambda member: member.pk != root)
         return members
 
+    def previous_of_workflow(self, trace):
+        """The run of `trace`'s workflow that started last before it (its outermost trace), or None
+        (index trace_workflow_started)."""
+        if not trace.workflow_name:
+            return None
+        earlier = self.runs().filter(workflow_name=trace.workflow_name, started_at__lt=trace.started_at)
+        return earlier.order_by("-started_at", "-id").first()
+
     def with_trace_id(self, trace_id):
         """The trace with this id (any case), or None; an id that cannot be a trace id never reaches
         the database."""

@@ -135,6 +135,17 @@
   });
   document.addEventListener("htmx:afterSettle", (event) => renderTimes(event.target));
 
+  // --- comparing two traces: the list's Compare button shows once exactly two rows are checked ----------
+  function showCompare() {
+    const action = document.querySelector("[data-compare-action]");
+    if (action) action.hidden = document.querySelectorAll("[data-compare-pick]:checked").length !== 2;
+  }
+  document.addEventListener("change", (event) => {
+    if (event.target.matches("[data-compare-pick]")) showCompare();
+  });
+  document.addEventListener("htmx:afterSettle", showCompare);
+  document.addEventListener("DOMContentLoaded", showCompare);
+
   document.addEventListener("DOMContentLoaded", () => renderTimes());
   setInterval(() => renderTimes(), 30000);
   window.msgtrace = { renderTimes, showToast };
