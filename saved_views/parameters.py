@@ -54,7 +54,9 @@ def from_list_url(url):
 
 
 def list_url(params):
-    return reverse("traces") + ("?" + urlencode(params) if params else "")
+    """The trace list with these parameters, in the list's own order (PostgreSQL's jsonb keeps none)."""
+    ordered = [(name, params[name]) for name in SAVED if name in params]
+    return reverse("traces") + ("?" + urlencode(ordered) if ordered else "")
 
 
 def _number(value):
