@@ -39,7 +39,7 @@ def listed(response):
 
 
 def sidebar(response):
-    match = re.search(r'<details class="saved-views".*?</details>\s*<div class="trace-list"', response.text, re.S)
+    match = re.search(r'<details class="saved-views".*?</details>\s*<form id="filters"', response.text, re.S)
     assert match, "no saved views sidebar"
     return match.group(0)
 
