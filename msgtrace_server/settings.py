@@ -74,6 +74,8 @@ MSGTRACE_WORKERS = env_int("MSGTRACE_WORKERS", 2)
 MSGTRACE_STITCH_RUNS = env_bool("MSGTRACE_STITCH_RUNS", True)  # group one-span traces into runs (traces.runs)
 # How often a worker checks whether custom prices changed (one indexed read).
 MSGTRACE_PRICE_REFRESH_SECONDS = env_int("MSGTRACE_PRICE_REFRESH_SECONDS", 5)
+# How often live pages (the trace list, the dashboard, a trace) ask whether anything changed.
+MSGTRACE_LIVE_POLL_SECONDS = env_int("MSGTRACE_LIVE_POLL_SECONDS", 2)
 # FULL survives power loss as well as a killed process; NORMAL only the latter, but is faster.
 MSGTRACE_SQLITE_SYNCHRONOUS = env_str("MSGTRACE_SQLITE_SYNCHRONOUS", "FULL").upper()
 

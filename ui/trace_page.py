@@ -8,7 +8,7 @@ from accounts.access import caller_of
 from accounts.roles import WRITE
 from traces import runs
 from traces.models import Trace
-from ui import timeline, trace_summary
+from ui import live, timeline, trace_summary
 from ui.forms import ShareLinkForm
 from ui.links import SITE
 
@@ -47,9 +47,30 @@ def layout_for(trace, view, links=SITE):
 
 def view_tab(request, trace, view, links=SITE):
     """The Timeline or Tree tab alone, which HTMX swaps in."""
-    layout = layout_for(trace, view, links)[0]
-    return render(request, TEMPLATE + "#trace-view",
-                  {"trace": trace, "layout": layout, "rows": layout.rows(), "links": links})
+    layout, _, members = layout_for(trace, view, links)
+    return render(request, TEMPLATE + "#trace-view", {"trace": trace, "layout": layout, "rows": layout.rows(),
+                                                      "links": links} | live_context(trace, members, links))
+
+
+def live_context(trace, members, links):
+    """The poll that keeps the page growing while spans arrive; msgtrace's own pages only (a share
+    link's visitor sees the trace as it was when the page opened)."""
+    if links is not SITE:
+        return {}
+    return live.poll(live.run_etag(members), url=SITE.trace(trace.trace_id) + "?live=1",
+                     quiet=live.quiet_seconds(members), has_root=members[0].has_root,
+                     complete_after=live.QUIET_SECONDS)
+
+
+def live_update(request, trace, view):
+    """The poll's answer: 304 while the run took in nothing new, else the page's spans, header and
+    sections (swapped in place; the span panel stays as it is)."""
+    tag = live.run_etag(Trace.objects.run_members(trace))
+    unchanged = live.not_modified(request, tag)
+    if unchanged:
+        return live.tagged(unchanged, tag)
+    # The poll asks next with the ETag drawn into the answer, read with the spans it draws.
+    return live.tagged(trace_page(request, trace, view, template=TEMPLATE + "#live-update"), tag)
 
 
 def subtree_rows(request, trace, span_id, links=SITE):
@@ -82,9 +103,9 @@ def share_context(request, trace, links=SITE, **extra):
             "share_form": ShareLinkForm()} | extra
 
 
-def trace_page(request, trace, view, panel=None, links=SITE, status=200, **extra):
-    """The whole page; `panel` (a ui.span_panel.SpanPanel) is drawn open beside it, `links` says where
-    its links go (ui.links), `extra` goes into the context."""
+def trace_page(request, trace, view, panel=None, links=SITE, status=200, template=TEMPLATE, **extra):
+    """The whole page (or the part of it `template` names); `panel` (a ui.span_panel.SpanPanel) is drawn
+    open beside it, `links` says where its links go (ui.links), `extra` goes into the context."""
     layout, spans, members = layout_for(trace, view, links)
     errors, errors_total = trace_summary.errors(layout.order, trace_summary.exception_events(trace))
     models, models_total = trace_summary.by_model(spans)
@@ -93,5 +114,5 @@ def trace_page(request, trace, view, panel=None, links=SITE, status=200, **extra
         "errors": errors, "errors_total": errors_total, "errors_left_out": errors_total - len(errors),
         "models": models, "models_total": models_total, "run": members if len(members) > 1 else None,
         "figures": trace if len(members) == 1 else RunFigures(members), "links": links,
-    }
-    return render(request, TEMPLATE, context | share_context(request, trace, links, **extra), status=status)
+    } | live_context(trace, members, links)
+    return render(request, template, context | share_context(request, trace, links, **extra), status=status)

@@ -80,7 +80,7 @@ def test_with_ingest_keys_the_instructions_say_how_to_send_one(client, settings)
 
 def test_the_first_run_page_keeps_polling_and_turns_into_the_dashboard(client):
     page = client.get("/").text
-    assert 'id="figures" class="dashboard" hx-get="/?window=24h" hx-trigger="every 10s"' in page
+    assert 'id="figures" class="dashboard" hx-get="/?window=24h" hx-trigger="every 2s, live-now"' in page
 
     h.post(client, h.body(h.span(trace=1, span=1, name="first", start_ms=ago(1))))
     refreshed = client.get("/?window=24h", **HTMX).text
@@ -218,7 +218,7 @@ def test_htmx_gets_only_the_figures(client, five_traces):
 
     assert "<html" not in response.text
     assert response.text.lstrip().startswith('<div id="figures" class="dashboard" hx-get="/?window=7d"')
-    assert 'hx-trigger="every 10s"' in response.text
+    assert 'hx-trigger="every 2s, live-now"' in response.text
     assert card(response.text, "Traces")[0] == "5"
     assert "HX-Request" in response["Vary"]
 
@@ -240,17 +240,18 @@ def test_the_dashboard_costs_a_fixed_number_of_queries(client, five_traces, djan
     for n in range(10, 30):
         h.post(client, h.body(h.span(trace=n, span=1, name=f"t{n}", start_ms=ago(n), error="x" if n % 2 else None,
                                     attributes={"gen_ai.request.model": f"m{n}"})))
-    # totals, percentiles, by model, by workflow, by service, series, latest, latest errors
-    with django_assert_num_queries(8):
+    # the store's version (ui.live), totals, percentiles, by model, by workflow, by service, series, latest,
+    # latest errors
+    with django_assert_num_queries(9):
         client.get("/")
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         client.get("/?window=1h", **HTMX)
     # "all" has no start: the series first finds the first and last trace
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         client.get("/?window=all", **HTMX)
 
 
 def test_the_first_run_page_costs_little(client, django_assert_num_queries):
-    # the window's totals and breakdowns, then the check that the store is empty
-    with django_assert_num_queries(5):
+    # the store's version, the window's totals and breakdowns, then the check that the store is empty
+    with django_assert_num_queries(6):
         client.get("/", **HTMX)

@@ -14,6 +14,7 @@ from traces.ingest import export_traces
 from traces.models import Status, Trace
 from traces.query_limits import QueryTimeout, time_limit
 from traces.timeframe import window_start
+from ui import live
 from ui.first_run import first_run
 from ui.forms import DashboardForm
 
@@ -41,6 +42,11 @@ def dashboard(request):
 def _dashboard(request):
     window = DashboardForm(request.GET).window_name()
     now = datetime.now(timezone.utc)
+    # Read before the figures; the minute is in it as the window slides even while nothing arrives.
+    tag = live.etag(live.store_version(), window, int(now.timestamp()) // 60)
+    partial = request.htmx and not request.htmx.history_restore_request
+    if partial and (unchanged := live.not_modified(request, tag)):
+        return live.tagged(unchanged, tag)
     start = window_start(window, now)
     traces = Trace.objects.between(start)
     figures = trace_stats.summarize(traces, start, now)
@@ -52,11 +58,10 @@ def _dashboard(request):
         "errors_url": _list_url(start and window, status=Status.ERROR),
         "latest": traces.sorted_by()[:LATEST], "latest_errors": traces.search(status=Status.ERROR).sorted_by()[:LATEST],
         "first_run": first_run(request) if empty_store else None,
-    }
-    partial = request.htmx and not request.htmx.history_restore_request
+    } | live.poll(tag)
     response = render(request, "ui/dashboard.html#figures" if partial else "ui/dashboard.html", context)
     patch_vary_headers(response, ["HX-Request"])
-    return response
+    return live.tagged(response, tag) if partial else response
 
 
 def _list_url(start, **params):

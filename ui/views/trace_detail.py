@@ -2,7 +2,7 @@
 rows of a subtree the page left closed (/traces/<trace_id>/subtree/<span_id>)."""
 
 from traces.models import Trace
-from ui.trace_page import not_found, parameters, subtree_rows, trace_page, view_tab
+from ui.trace_page import live_update, not_found, parameters, subtree_rows, trace_page, view_tab
 
 
 def trace_detail(request, trace_id):
@@ -10,6 +10,8 @@ def trace_detail(request, trace_id):
     if trace is None:
         return not_found(request, trace_id)
     view, _ = parameters(request)
+    if request.htmx and "live" in request.GET:  # the open page asking whether its run grew
+        return live_update(request, trace, view)
     if request.htmx and not request.htmx.history_restore_request:  # the Timeline / Tree tabs
         return view_tab(request, trace, view)
     return trace_page(request, trace, view)
