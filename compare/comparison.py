@@ -145,7 +145,7 @@ class Step:
         return changed
 
     def cells(self):
-        """[(label, text in A, text in B, changed)] for the page."""
+        """[(label, text in A, text in B, changed)] for the page: the values either side has."""
         a, b, changed = self.values(self.a), self.values(self.b), self.differs
         shown = (("duration_ms", "Duration", duration), ("tokens", "Tokens", tokens),
                  ("cost", "Cost", cost), ("status", "Status", str), ("model", "Model", model_label))
@@ -153,7 +153,7 @@ class Step:
             (label, show(a[field]) if a and (a[field] is not None) else "–",
              show(b[field]) if b and (b[field] is not None) else "–", field in changed)
             for field, label, show in shown
-            if field != "model" or (a and a["model"]) or (b and b["model"])
+            if any(side and side[field] not in (None, "") for side in (a, b))
         ]
 
     def read(self, span_a, span_b):

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from compare.comparison import Comparison, UnknownTrace
 from compare.forms import CompareForm, picked
+from traces.models import Trace
 
 TEMPLATE = "compare/compare.html"
 
@@ -19,7 +20,11 @@ def compare(request):
             problems = [f"Check exactly two traces in the list to compare them ({count} checked)."]
             return render(request, TEMPLATE, {"nav": "traces", "problems": problems}, status=400)
         if form.is_valid():
-            return redirect(f"{reverse('compare')}?{urlencode(form.cleaned_data)}")
+            ids = [form.cleaned_data["a"], form.cleaned_data["b"]]
+            # The earlier run is A, whichever way the list was sorted.
+            started = dict(Trace.objects.filter(trace_id__in=ids).values_list("trace_id", "start_ns"))
+            a, b = sorted(ids, key=lambda trace_id: started.get(trace_id, 0))
+            return redirect(f"{reverse('compare')}?{urlencode({'a': a, 'b': b})}")
     else:
         form = CompareForm(request.GET)
     if not form.is_valid():

@@ -37,6 +37,12 @@ def step_html(text, number):
     return text[start:end if end != -1 else None]
 
 
+def value(label, a, b, changed=False):
+    """A step's value as the page shows it, A above B, highlighted when it changed."""
+    return (f'<div class="value{" changed" if changed else ""}"><span class="label">{label}</span>'
+            f'<span class="a">{a}</span><span class="b">{b}</span></div>')
+
+
 def summary(text):
     return html.unescape(re.search(r'<p class="summary" id="compare-summary">(.*?)</p>', text, re.S).group(1))
 
@@ -94,8 +100,10 @@ def test_a_changed_model_is_the_same_step_and_the_summary_says_it_switched(clien
     text = page(client, a, b)
     assert summary(text) == "B cost $0.0042 less; step 2 switched from gpt-4o to gpt-4o-mini"
     step = step_html(text, 2)
-    assert '<tr class="changed"><th scope="row">Model</th><td>gpt-4o</td><td>gpt-4o-mini</td></tr>' in step
-    assert '<tr class="changed"><th scope="row">Cost</th><td>$0.0045</td><td>$0.0003</td></tr>' in step
+    assert value("Model", "gpt-4o", "gpt-4o-mini", changed=True) in step
+    assert value("Cost", "$0.0045", "$0.0003", changed=True) in step
+    assert value("Tokens", "1,200", "1,200") in step
+    assert ">Tokens<" not in step_html(text, 1)  # the agent's own step counts no usage on either side
     assert '<span class="label">temperature</span> <del>0.7</del> → <ins>0.2</ins>' in step
 
 
@@ -170,7 +178,7 @@ def test_an_error_that_appears_counts_in_the_deltas_and_highlights_the_status(cl
     assert result["summary"] == "B had 1 more error"
 
     step = step_html(page(client, a, b), 3)
-    assert '<tr class="changed"><th scope="row">Status</th><td>unset</td><td>error</td></tr>' in step
+    assert value("Status", "unset", "error", changed=True) in step
 
 
 # --- asking -----------------------------------------------------------------------------------------------------
@@ -191,10 +199,10 @@ def test_an_unknown_id_is_404_and_a_malformed_one_422(client):
     assert response.status_code == 400 and "b: a trace id is 32 hexadecimal digits" in response.text
 
 
-def test_the_lists_two_checked_rows_open_the_comparisons_url(client):
+def test_the_lists_two_checked_rows_open_the_comparisons_url_with_the_earlier_run_as_a(client):
     a, b = post_run(client, 1, llm()), post_run(client, 2, llm())
 
-    response = client.get("/compare", {"pick": [a.upper(), b]})
+    response = client.get("/compare", {"pick": [b, a.upper()]})  # newest first, as the list shows them
     assert response.status_code == 302 and response["Location"] == f"/compare?a={a}&b={b}"
     response = client.get("/compare", {"pick": [a]})
     assert response.status_code == 400
@@ -225,3 +233,14 @@ def test_the_comparison_is_closed_to_anonymous_visitors(client, access_control):
     assert client.get("/api/v1/compare", {"a": a, "b": b}).status_code == 401
     response = client.get("/compare", {"a": a, "b": b})
     assert response.status_code == 302 and response["Location"].startswith("/signin?next=")
+
+
+def test_hostile_prompts_and_names_stay_text(client):
+    a = post_run(client, 1, llm(prompt='<script>alert("a")</script> hello'), name="<b>agent</b>")
+    b = post_run(client, 2, llm(prompt='<img src=x onerror="alert(1)"> hello'), name="<b>agent</b>")
+
+    text = page(client, a, b)
+    assert "<script>alert" not in text and "<img src=x" not in text and "<b>agent" not in text
+    assert ("&lt;<del>script&gt;</del><ins>img src=x onerror=&quot;</ins>alert(<ins>1)</ins>&quot;"
+            "<del>a&quot;)&lt;/script</del>&gt; hello") in text
+    assert '<span class="name">&lt;b&gt;agent&lt;/b&gt;</span>' in text
