@@ -244,3 +244,13 @@ def test_hostile_prompts_and_names_stay_text(client):
     assert ("&lt;<del>script&gt;</del><ins>img src=x onerror=&quot;</ins>alert(<ins>1)</ins>&quot;"
             "<del>a&quot;)&lt;/script</del>&gt; hello") in text
     assert '<span class="name">&lt;b&gt;agent&lt;/b&gt;</span>' in text
+
+
+def test_a_comparison_costs_a_fixed_number_of_queries(client, django_assert_num_queries):
+    a = post_run(client, 1, *[llm(), tool()] * 20)
+    b = post_run(client, 2, *[llm(), tool()] * 25)
+    # the two traces, the spans of each run (no attributes), the attributes of the steps on both sides
+    with django_assert_num_queries(4):
+        compared(client, a, b)
+    with django_assert_num_queries(4):
+        page(client, a, b)
