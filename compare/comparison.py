@@ -4,7 +4,7 @@ values side by side, and a one-line summary.
 A run is compared whole (traces.runs): the run of each given trace, from its outermost trace, so that a
 msgflux agent call that arrived as a handful of one-span traces compares as one tree."""
 
-from traces import runs, tree
+from traces import runs, semconv, tree
 from traces.formatting import cost, duration, model_label, tokens
 from traces.models import Category, Span, StatusCode, Trace, counts_as_usage, is_error
 from ui import span_panel
@@ -161,8 +161,8 @@ class Step:
         attributes_a = span_a.attributes if isinstance(span_a.attributes, dict) else {}
         attributes_b = span_b.attributes if isinstance(span_b.attributes, dict) else {}
         if self.category == Category.LLM:
-            self.prompt = _content_diff(span_panel.semconv.prompt, attributes_a, attributes_b)
-            self.completion = _content_diff(span_panel.semconv.completion, attributes_a, attributes_b)
+            self.prompt = _content_diff(semconv.prompt, attributes_a, attributes_b)
+            self.completion = _content_diff(semconv.completion, attributes_a, attributes_b)
             self.parameters = _parameter_changes(span_a, attributes_a, span_b, attributes_b)
         if self.category == Category.TOOL:
             calls_a = span_panel.tool_calls(span_a, attributes_a)
