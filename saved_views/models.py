@@ -3,12 +3,16 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.access import caller_of
 from accounts.roles import ADMIN, WRITE
+from traces.timeframe import WINDOWS
 
 NAME_LENGTH = 100
 HISTORY_KEPT = 20  # searches remembered per user
 # Longer queries are run but not remembered: the (user, q) unique index has to fit a PostgreSQL btree entry.
 HISTORY_QUERY_LENGTH = 500
+# What a view filters that the dashboard's figures can follow; its status, durations and sort are the list's.
+DASHBOARD_FILTERS = ["q", "service", "workflow", "model"]
 
 
 class SavedViewQuerySet(models.QuerySet):
@@ -18,6 +22,11 @@ class SavedViewQuerySet(models.QuerySet):
         if caller.user is None:
             return self.filter(shared=True)
         return self.filter(Q(owner=caller.user) | Q(shared=True))
+
+    def named_in(self, request):
+        """The view the request's ?view= names, if the caller may see it."""
+        view_id = request.GET.get("view", "")
+        return self.visible_to(caller_of(request)).filter(pk=view_id).first() if view_id.isdigit() else None
 
     def by_name(self):
         return self.select_related("owner").order_by("name", "id")
@@ -59,6 +68,16 @@ class SavedView(models.Model):
     @property
     def owner_name(self):
         return self.owner.get_username() if self.owner_id else None
+
+    def dashboard_filters(self):
+        """The view's filters that the dashboard applies: TraceQuerySet.search() keyword arguments."""
+        return {name: self.params[name] for name in DASHBOARD_FILTERS if self.params.get(name)}
+
+    @property
+    def dashboard_window(self):
+        """The dashboard window the view's "since" names, if it is one of them (24h is; 2h or a date is not)."""
+        start = self.params.get("start")
+        return start if start in WINDOWS else None
 
     @property
     def url(self):

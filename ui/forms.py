@@ -42,9 +42,9 @@ def _moment(text):
 class DashboardForm(forms.Form):
     window = forms.ChoiceField(choices=[(name, name) for name in WINDOWS], required=False)
 
-    def window_name(self):
-        """The chosen window; a missing or unknown one falls back to 24 hours."""
-        return (self.is_valid() and self.cleaned_data["window"]) or "24h"
+    def window_name(self, default=None):
+        """The chosen window; a missing or unknown one falls back to `default`, else 24 hours."""
+        return (self.is_valid() and self.cleaned_data["window"]) or default or "24h"
 
 
 class TraceListForm(forms.Form):

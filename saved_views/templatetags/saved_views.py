@@ -30,3 +30,10 @@ def recent_searches(context):
     """The <datalist id="recent-searches"> the search boxes offer: the signed-in user's latest searches."""
     user = caller_of(context["request"]).user
     return {"searches": list(RecentSearch.objects.of(user).values_list("q", flat=True)) if user else []}
+
+
+@register.inclusion_tag("saved_views/_dashboard_select.html", takes_context=True)
+def dashboard_view_select(context, current=None):
+    """The dashboard's "View" select: the views the caller may use, `current` chosen."""
+    views = SavedView.objects.visible_to(caller_of(context["request"])).by_name()
+    return {"views": views, "current": current, "window": context.get("window")}

@@ -240,14 +240,14 @@ def test_the_dashboard_costs_a_fixed_number_of_queries(client, five_traces, djan
     for n in range(10, 30):
         h.post(client, h.body(h.span(trace=n, span=1, name=f"t{n}", start_ms=ago(n), error="x" if n % 2 else None,
                                     attributes={"gen_ai.request.model": f"m{n}"})))
-    # the store's version (ui.live), totals, percentiles, by model, by workflow, by service, series, latest,
-    # latest errors
-    with django_assert_num_queries(9):
+    # the store's version (ui.live), totals, percentiles, by model, by workflow, by service, series, the saved
+    # views of the "View" select, latest, latest errors
+    with django_assert_num_queries(10):
         client.get("/")
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         client.get("/?window=1h", **HTMX)
     # "all" has no start: the series first finds the first and last trace
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         client.get("/?window=all", **HTMX)
 
 

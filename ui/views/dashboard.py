@@ -15,6 +15,7 @@ from traces.models import Status, Trace
 from traces.query_limits import QueryTimeout, time_limit
 from traces.timeframe import window_start
 from ui import live
+from saved_views.models import SavedView
 from ui.first_run import first_run
 from ui.forms import DashboardForm
 
@@ -40,7 +41,9 @@ def dashboard(request):
 
 
 def _dashboard(request):
-    window = DashboardForm(request.GET).window_name()
+    view = SavedView.objects.named_in(request)  # its filters narrow every figure; the window it names is the default
+    window = DashboardForm(request.GET).window_name(default=view and view.dashboard_window)
+    filters = view.dashboard_filters() if view else {}
     now = datetime.now(timezone.utc)
     # Read before the figures; the minute is in it as the window slides even while nothing arrives.
     tag = live.etag(live.store_version(), window, int(now.timestamp()) // 60)
@@ -48,14 +51,15 @@ def _dashboard(request):
     if partial and (unchanged := live.not_modified(request, tag)):
         return live.tagged(unchanged, tag)
     start = window_start(window, now)
-    traces = Trace.objects.between(start)
+    traces = (Trace.objects.search(**filters) if filters else Trace.objects).between(start)
     figures = trace_stats.summarize(traces, start, now)
     # An empty window is not an empty store: only a store without a single trace shows the setup steps.
     empty_store = not figures["total_traces"] and not Trace.objects.exists()
     context = {
         "nav": "dashboard", "window": window, "windows": WINDOW_LABELS.items(), "figures": figures,
-        "window_text": WINDOW_TEXT[window], "list_url": _list_url(start and window),
-        "errors_url": _list_url(start and window, status=Status.ERROR),
+        "window_text": WINDOW_TEXT[window], "list_url": _list_url(start and window, **filters),
+        "errors_url": _list_url(start and window, **filters, status=Status.ERROR),
+        "view": view, "view_param": f"&view={view.pk}" if view else "",
         "latest": traces.sorted_by()[:LATEST], "latest_errors": traces.search(status=Status.ERROR).sorted_by()[:LATEST],
         "first_run": first_run(request) if empty_store else None,
     } | live.poll(tag)

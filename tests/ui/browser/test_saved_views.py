@@ -8,7 +8,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.ui.browser.support import listed, overflow, query, wait_for_rows
+from tests.ui.browser.support import api, listed, overflow, query, wait_for_rows
 from tests.ui.browser.test_screenshots import save
 
 Q = "model:gpt-4o-mini AND error:true"
@@ -67,3 +67,23 @@ def test_a_wide_screen_shows_the_views_beside_the_list(open_page, site):
     box, results = page.locator(".saved-views").bounding_box(), page.locator("#results").bounding_box()
     assert box["x"] + box["width"] <= results["x"] and box["y"] < results["y"]
     assert overflow(page) <= 0
+
+
+def test_the_dashboard_applies_a_view_from_its_select(open_page, site, tmp_path):
+    name = f"Support bot {time.time_ns() % 10**6}"
+    page = open_page(site)
+    page.goto("/traces?service=support-bot")
+    page.fill("#save-view-name", name)
+    page.locator("#save-view button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"service=support-bot"))
+    expected = api(site, "/stats", window="24h", service="support-bot")["total_traces"]
+
+    page.goto("/")
+    page.select_option("#dashboard-view", label=name)
+    page.get_by_role("button", name="Apply").click()
+
+    expect(page).to_have_url(re.compile(r"view=\d+"))
+    expect(page.locator(".stat-cards .stat").first.locator(".stat-value")).to_have_text(f"{expected:,}")
+    expect(page.locator("#dashboard-view option:checked")).to_have_text(name)
+    assert overflow(page) <= 0
+    page.screenshot(path=tmp_path / "dashboard.png")
