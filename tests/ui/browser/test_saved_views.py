@@ -21,6 +21,7 @@ def test_a_view_saved_from_the_list_is_applied_from_the_sidebar(desktop, site):
     desktop.goto("/traces")
     desktop.fill("#search", Q)
     desktop.press("#search", "Enter")
+    wait_for_rows(desktop, listed(site, q=Q))  # the search's rows are in: the toggle below is theirs
     desktop.get_by_role("link", name="List every trace").click()
     expect(desktop).to_have_url(re.compile(r"group=trace"))
 
