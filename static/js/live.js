@@ -19,9 +19,22 @@
       event.preventDefault();
     }
   });
-  // 304: what the page shows is current. htmx would swap in the empty body.
+  // 304: what the page shows is current. htmx would swap in the empty body. Otherwise, when the answer
+  // redraws the rows (a trace page's spans), the row selected with j/k stays selected.
+  let selected = null;
   document.addEventListener("htmx:beforeSwap", (event) => {
-    if (event.detail.xhr.status === 304) event.detail.shouldSwap = false;
+    if (event.detail.xhr.status === 304) { event.detail.shouldSwap = false; return; }
+    const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (elt && elt.dataset && elt.dataset.liveEtag !== undefined) {
+      selected = document.querySelector("[data-nav-list] [data-nav-item].is-selected")?.id || null;
+    }
+  });
+  document.addEventListener("htmx:afterSettle", () => {
+    const row = selected && document.getElementById(selected);
+    selected = null;
+    if (!row || row.classList.contains("is-selected")) return;
+    row.classList.add("is-selected");
+    row.setAttribute("aria-selected", "true");
   });
 
   function label(bar) {

@@ -282,25 +282,26 @@ def test_every_htmx_link_also_works_without_javascript(client, five_traces, page
 
 
 def poll_url(response):
-    match = re.search(r'<div id="new-traces"[^>]*hx-get="([^"]+)"[^>]*hx-trigger="every 10s"', response.text)
+    match = re.search(r'<div id="new-traces"[^>]*hx-get="([^"]+)"[^>]*hx-trigger="every 2s, live-now"', response.text)
     return html.unescape(match.group(1)) if match else None
 
 
-def test_the_notice_counts_traces_newer_than_the_newest_shown(client, five_traces):
+def test_the_poll_brings_the_matching_traces_newer_than_the_newest_shown_as_rows(client, five_traces):
     url = poll_url(client.get("/traces?service=api"))
     assert parse_qs(urlsplit(url).query)["service"] == ["api"]
-    assert "new trace" not in client.get(url, **HTMX).text
+    assert listed(client.get(url, **HTMX)) == []
 
     h.post(client, h.body(h.span(trace=6, span=600, name="newer", start_ms=ago(0)), service="api"))
     h.post(client, h.body(h.span(trace=7, span=700, name="other service", start_ms=ago(0)), service="web"))
     h.post(client, h.body(h.span(trace=8, span=800, name="late but old", start_ms=ago(120)), service="api"))
-    notice = client.get(url, **HTMX)
-    assert "1 new trace — show" in notice.text
-    assert 'href="/traces?service=api" hx-get="/traces?service=api" hx-target="#results"' in notice.text
-    assert "<html" not in notice.text and notice.text.lstrip().startswith('<div id="new-traces"')
+    answer = client.get(url, **HTMX)
+    assert listed(answer) == [6] and "newer" in row(answer, 6)
+    assert '<template><tbody hx-swap-oob="afterbegin:#results tbody[data-nav-list]">' in answer.text
+    assert "<html" not in answer.text and answer.text.lstrip().startswith('<div id="new-traces"')
 
+    # The next poll counts from the row it just added.
     h.post(client, h.body(h.span(trace=9, span=900, name="newest", start_ms=ago(0) + 5), service="api"))
-    assert "2 new traces — show" in client.get(url, **HTMX).text
+    assert listed(client.get(poll_url(answer), **HTMX)) == [9]
 
 
 def test_an_empty_list_counts_every_trace_that_arrives(client):
@@ -372,11 +373,17 @@ def test_the_list_costs_one_query_however_many_traces(client, five_traces, djang
                                     attributes={"gen_ai.request.model": f"m{n}"})))
     with django_assert_num_queries(2):  # and the saved views of the sidebar
         assert len(listed(client.get("/traces?q=service:api OR duration:>1ms&sort=-cost"))) == 35
-    with django_assert_num_queries(1):
+    # The top of the newest-first list also reads the store's version for its live poll (ui.live).
+    with django_assert_num_queries(2):
         client.get("/traces?status=ok", **HTMX)
-    url = poll_url(client.get("/traces"))
-    with django_assert_num_queries(1):
-        client.get(url, **HTMX)
+    top = client.get("/traces")
+    url, tag = poll_url(top), etag(top)
+    with django_assert_num_queries(1):  # nothing new: the version alone, and a 304
+        assert client.get(url, HTTP_IF_NONE_MATCH=tag, **HTMX).status_code == 304
+
+
+def etag(response):
+    return html.unescape(re.search(r'<div id="new-traces"[^>]*data-live-etag="([^"]+)"', response.text).group(1))
 
 
 def test_a_query_with_a_syntax_error_costs_no_query(client, five_traces, django_assert_num_queries):

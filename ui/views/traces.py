@@ -16,6 +16,7 @@ from traces.models import SORTS, Trace
 from traces.pagination import encode_cursor, page
 from traces.query_limits import QueryTimeout, time_limit
 from traces.signals import Deletion
+from ui import live
 from ui.first_run import first_run
 from ui.forms import DEFAULT_SORT, SORTABLE, START_PRESETS, TraceListForm
 
@@ -33,17 +34,13 @@ def trace_list(request):
     form = TraceListForm(request.GET)
     valid = form.is_valid()
     top = {"top_url": form.url(cursor=None, before=None), "cap": NEW_TRACES_CAP}
-    if "new_since" in request.GET:  # the notice's poll
+    if "new_since" in request.GET:  # the live poll
         if not valid:
             return HttpResponseBadRequest("invalid parameters")
-        try:
-            with time_limit():
-                count = form.new_traces()[:NEW_TRACES_CAP].count()
-        except QueryTimeout:
-            count = 0  # the list itself said the search is too slow: no notice to add
-        context = top | {"new_count": count, "poll_url": request.get_full_path()}
-        return render(request, "ui/traces.html#new-traces", context)
+        return _new_traces(request, form, top)
     rows, pages, timeout = [], {}, None
+    # Read before the rows: a span stored in between then still makes the first poll answer.
+    version = live.store_version() if valid and _top_of_newest(form) else None
     if valid and (user := caller_of(request).user) is not None:
         RecentSearch.objects.record(user, form.cleaned_data["q"])
     if valid:
@@ -59,7 +56,7 @@ def trace_list(request):
         "presets": START_PRESETS, "here": form.url(**pages.get("canonical", {})),
         "first_run": first_run(request) if empty_store else None,
         "new_since": new_since, "poll_url": new_since and form.url(cursor=None, before=None, new_since=new_since),
-        "timeout": timeout, "by_run": form.by_run,
+        "timeout": timeout, "by_run": form.by_run, **live.poll(live.etag(version)),
         "group_url": form.url(group="trace" if form.by_run else None, cursor=None, before=None),
     }
     partial = request.htmx and not request.htmx.history_restore_request
@@ -87,6 +84,20 @@ def _page(form):
     else:
         rows, more = page(traces.sorted_by(sort), field, descending, data["cursor"], PAGE_SIZE)
         is_first = not data["cursor"]
+    _decorate(rows, form)
+    cursor = lambda trace: encode_cursor(getattr(trace, field), trace.pk)  # noqa: E731
+    return rows, {
+        "is_first": is_first,
+        "first": None if is_first else form.url(cursor=None, before=None),
+        "previous": None if is_first or not rows else form.url(cursor=None, before=cursor(rows[0])),
+        "next": form.url(cursor=cursor(rows[-1]), before=None) if more and rows else None,
+        # A backwards page that reached the top is the first page: its URL says so.
+        "canonical": {"cursor": None, "before": None} if is_first else {},
+    }
+
+
+def _decorate(rows, form):
+    """What a row shows beyond the trace's fields: the run's figures, the duration bar, short labels."""
     slowest = max((trace.duration_ms for trace in rows), default=0)
     for trace in rows:
         if form.by_run:  # the row stands for its run: the run's figures (Trace.run_*)
@@ -97,15 +108,6 @@ def _page(form):
         trace.workflow_label = "" if trace.workflow_name == trace.root_span_name else trace.workflow_name
         # Two models keep the row one line high; the rest are counted, and named on hover.
         trace.models_shown, trace.models_more = trace.models_used[:MODELS_SHOWN], trace.models_used[MODELS_SHOWN:]
-    cursor = lambda trace: encode_cursor(getattr(trace, field), trace.pk)  # noqa: E731
-    return rows, {
-        "is_first": is_first,
-        "first": None if is_first else form.url(cursor=None, before=None),
-        "previous": None if is_first or not rows else form.url(cursor=None, before=cursor(rows[0])),
-        "next": form.url(cursor=cursor(rows[-1]), before=None) if more and rows else None,
-        # A backwards page that reached the top is the first page: its URL says so.
-        "canonical": {"cursor": None, "before": None} if is_first else {},
-    }
 
 
 def _columns(form):
@@ -125,11 +127,40 @@ def _columns(form):
     return columns
 
 
+def _top_of_newest(form):
+    data = form.cleaned_data
+    return data["sort"] == DEFAULT_SORT and not data["cursor"] and not data["before"]
+
+
 def _new_since(form, rows, pages):
     """Where the new-traces poll counts from: only the first page, newest first, has a "top" to grow."""
     if not pages or not pages["is_first"] or form.cleaned_data["sort"] != DEFAULT_SORT:
         return None
     return (rows[0].started_at if rows else EPOCH).isoformat()
+
+
+def _new_traces(request, form, top):
+    """The live poll's answer: 304 while the store took in no span, else the matching traces that
+    started after the newest shown, as rows for the top of the table; counted in a notice instead
+    where the page has no table or they are too many to add."""
+    tag = live.etag(live.store_version())
+    unchanged = live.not_modified(request, tag)
+    if unchanged:
+        return live.tagged(unchanged, tag)
+    try:
+        with time_limit():
+            new = list(form.new_traces().sorted_by(DEFAULT_SORT)[:NEW_TRACES_CAP])
+    except QueryTimeout:
+        new = []  # the list itself said the search is too slow: nothing to add
+    since = form.cleaned_data["new_since"]
+    rows = new if since != EPOCH and len(new) < NEW_TRACES_CAP else []
+    _decorate(rows, form)
+    newest = rows[0].started_at if rows else since
+    context = top | live.poll(tag) | {
+        "new_rows": rows, "by_run": form.by_run, "new_count": 0 if rows else len(new), "here": form.url(new_since=None),
+        "poll_url": form.url(cursor=None, before=None, new_since=newest.isoformat()),
+    }
+    return live.tagged(render(request, "ui/traces.html#new-traces", context), tag)
 
 
 @requires(WRITE)
