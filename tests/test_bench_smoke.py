@@ -112,3 +112,19 @@ def test_the_load_generator_builds_and_sends_every_span(server):
     assert re.search(r"^200 spans accepted in [\d.]+s -> [\d.]+ spans/s, [\d.]+ req/s \| batch=50 conc=2 fmt=protobuf "
                      r"\| latency ms p50=[\d.]+ p95=[\d.]+ p99=[\d.]+ max=[\d.]+ \| errors=0 ", out, re.M), out
     assert server.scalar("SELECT COUNT(*) FROM traces_span") == 200
+
+
+@own_sqlite
+def test_live_measures_idle_viewers_their_delay_and_what_they_take_from_ingest():
+    out, err = smoke("live.py", timeout=180)
+
+    assert "msgtrace live: 5 viewers, 1 gthread workers x 8 threads, ingest 300 spans in 100-span requests" in out
+    assert re.fullmatch(r"[\d.]+ \d+ polls in 3 s, (\d+) answered 304 \(\d+ reconnections in all\)", figure(out, "idle server CPU s/min"))
+    polls, not_modified = re.search(r"(\d+) polls in 3 s, (\d+) answered 304", out).groups()
+    assert int(polls) >= 5 and not_modified == polls  # nothing changed: every idle poll was a 304
+    assert re.fullmatch(r"[\d.]+ / [\d.]+ / [\d.]+ ingest answer -> row in a poll answer, 10 of 10 \(viewer, trace\), "
+                        r"0 missed", figure(out, "delay s p50/p95/max"))
+    assert re.fullmatch(r"[\d,]+ 300 of 300 stored in [\d.]+ s", figure(out, "ingest spans/s no viewers"))
+    assert re.fullmatch(r"[\d,]+ 300 of 300 stored in [\d.]+ s, \d+ polls meanwhile", figure(out, "ingest spans/s 5 viewers"))
+    assert re.fullmatch(r"\d+\.\d\d target >= 0\.90", figure(out, "ratio viewers / none"))
+    assert "Traceback" not in err
