@@ -129,3 +129,29 @@ def test_pause_stops_asking_and_is_remembered(desktop, site):
     message, trace_id, _ = fresh_trace()
     post_otlp(site, message)
     expect(desktop.locator("#results tr[data-nav-item]").first).to_have_id(f"trace-{trace_id}", timeout=5_000)
+
+
+def test_a_page_in_a_background_tab_stops_asking(desktop, site):
+    polls = []
+    desktop.on("request", lambda request: "new_since=" in request.url and polls.append(request.url))
+    desktop.goto("/traces")
+    desktop.wait_for_timeout(2_500)
+    assert polls, "the list did not poll while visible"
+
+    desktop.evaluate("""() => {
+        Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    desktop.wait_for_timeout(300)
+    asked = len(polls)
+    desktop.wait_for_timeout(4_500)
+    assert len(polls) == asked
+
+    message, trace_id, _ = fresh_trace()
+    post_otlp(site, message)
+    desktop.evaluate("""() => {
+        Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "visible" });
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    # Back in front, it asks at once rather than at the next tick.
+    expect(desktop.locator("#results tr[data-nav-item]").first).to_have_id(f"trace-{trace_id}", timeout=1_500)
