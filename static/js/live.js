@@ -21,20 +21,35 @@
   });
   // 304: what the page shows is current. htmx would swap in the empty body. Otherwise, when the answer
   // redraws the rows (a trace page's spans), the row selected with j/k stays selected.
+  // Subtrees the reader opened or closed stay so (trace.js opens and closes them on a click).
   let selected = null;
+  let expanded = null; // row id -> aria-expanded of its toggle, in page order
+  const toggleOf = (row) => row.querySelector(":scope > .nm > .tg[aria-expanded]");
   document.addEventListener("htmx:beforeSwap", (event) => {
     if (event.detail.xhr.status === 304) { event.detail.shouldSwap = false; return; }
     const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
-    if (elt && elt.dataset && elt.dataset.liveEtag !== undefined) {
-      selected = document.querySelector("[data-nav-list] [data-nav-item].is-selected")?.id || null;
-    }
+    if (!elt || !elt.dataset || elt.dataset.liveEtag === undefined) return;
+    selected = document.querySelector("[data-nav-list] [data-nav-item].is-selected")?.id || null;
+    expanded = new Map();
+    document.querySelectorAll("#trace-view .spans .row[id]").forEach((row) => {
+      const toggle = toggleOf(row);
+      if (toggle) expanded.set(row.id, toggle.getAttribute("aria-expanded"));
+    });
   });
   document.addEventListener("htmx:afterSettle", () => {
     const row = selected && document.getElementById(selected);
     selected = null;
-    if (!row || row.classList.contains("is-selected")) return;
-    row.classList.add("is-selected");
-    row.setAttribute("aria-selected", "true");
+    if (row && !row.classList.contains("is-selected")) {
+      row.classList.add("is-selected");
+      row.setAttribute("aria-selected", "true");
+    }
+    const states = expanded;
+    expanded = null;
+    if (!states) return;
+    states.forEach((state, id) => {
+      const toggle = document.getElementById(id) && toggleOf(document.getElementById(id));
+      if (toggle && toggle.getAttribute("aria-expanded") !== state) toggle.click();
+    });
   });
 
   function label(bar) {

@@ -155,3 +155,21 @@ def test_a_page_in_a_background_tab_stops_asking(desktop, site):
     }""")
     # Back in front, it asks at once rather than at the next tick.
     expect(desktop.locator("#results tr[data-nav-item]").first).to_have_id(f"trace-{trace_id}", timeout=1_500)
+
+
+def test_a_subtree_the_reader_closed_stays_closed_as_the_trace_grows(desktop, site):
+    message, trace_id, _ = fresh_trace(spans=2)
+    post_otlp(site, message)
+    desktop.goto(f"/traces/{trace_id}?view=tree")
+    rows = desktop.locator(TREE_ROWS)
+    expect(rows).to_have_count(2)
+    root_toggle = rows.first.locator(".tg[aria-expanded]")
+    root_toggle.click()
+    expect(root_toggle).to_have_attribute("aria-expanded", "false")
+
+    post_otlp(site, more_spans(message, ["search the web"]))
+
+    expect(facts(desktop, "Spans")).to_have_text("3", timeout=6_000)
+    expect(rows).to_have_count(3)
+    expect(rows.first.locator(".tg[aria-expanded]")).to_have_attribute("aria-expanded", "false")
+    assert [row.is_visible() for row in rows.all()] == [True, False, False]
