@@ -59,7 +59,7 @@ def list_views(request):
     return [_out(view) for view in SavedView.objects.visible_to(caller_of(request)).by_name()]
 
 
-@router.post("/views", response={201: SavedViewOut, 401: Error, 403: Error, 422: Error})
+@router.post("/views", response={201: SavedViewOut, 400: Error, 401: Error, 403: Error, 422: Error})
 def create_view(request, body: SavedViewIn):
     """Saves a view for the signed-in user (shared if asked). An API key with the write scope, or anyone
     while access control is off, saves a view without an owner, which is always shared."""
@@ -72,7 +72,7 @@ def create_view(request, body: SavedViewIn):
     return Status(201, _out(view))
 
 
-@router.patch("/views/{view_id}", response={200: SavedViewOut, 401: Error, 403: Error, 404: Error, 422: Error})
+@router.patch("/views/{view_id}", response={200: SavedViewOut, 400: Error, 401: Error, 403: Error, 404: Error, 422: Error})
 def change_view(request, view_id: int, body: SavedViewChange):
     """Renames or (un)shares a view: its owner or an admin; a view without an owner stays shared."""
     caller = caller_of(request)
@@ -95,7 +95,7 @@ def change_view(request, view_id: int, body: SavedViewChange):
     return _out(view)
 
 
-@router.delete("/views/{view_id}", response={204: None, 401: Error, 403: Error, 404: Error})
+@router.delete("/views/{view_id}", response={204: None, 401: Error, 403: Error, 404: Error, 422: Error})
 def delete_view(request, view_id: int):
     """Deletes a view: its owner or an admin; a view without an owner, anyone who may write."""
     caller = caller_of(request)
