@@ -94,8 +94,8 @@ def test_pages_of_fifty_go_back_in_time_in_a_fixed_number_of_queries(signed_in, 
     for n in range(120):
         event(n + 1, Action.SIGN_IN, f"user-{n:03}")
 
-    # the session, its user, and one page of events
-    with django_assert_num_queries(3):
+    # the session, its user, one page of events, and the recent searches the top bar's search box offers
+    with django_assert_num_queries(4):
         first = admin.get("/settings/audit").content.decode()
     older = re.search(r'href="(/settings/audit\?cursor=[^"]+)"[^>]*rel="next"', first).group(1)
     second = admin.get(older.replace("&amp;", "&")).content.decode()
