@@ -134,6 +134,9 @@ def test_the_api_answers_503_saying_how_to_narrow_the_query(store, monkeypatch, 
     assert "narrow it" in response.json()["detail"]
 
 
+# As served, outside a transaction: on PostgreSQL a cancelled statement inside one would abort it, and
+# the rest of the page (the saved views beside the list) could not read.
+@pytest.mark.django_db(transaction=True)
 def test_the_trace_list_answers_503_with_the_message_on_the_page(store, monkeypatch, settings):
     settings.MSGTRACE_QUERY_TIMEOUT_SECONDS = 0.3
     monkeypatch.setattr(list_view, "page", lambda *args: slow_read())
