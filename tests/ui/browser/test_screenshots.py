@@ -12,8 +12,10 @@ FOLDER = ROOT / "docs" / "screenshots"
 
 @pytest.fixture(scope="module")
 def showcase(tmp_path_factory, static_root):
-    """A server with the demo data alone: the shared one also holds what other tests posted."""
-    with serve(tmp_path_factory.mktemp("showcase"), static_root, demo_traces=DEMO_TRACES) as server:
+    """A server with the demo data alone (the shared one also holds what other tests posted), with access
+    control on as shipped: the pages are shot as a signed-in admin sees them."""
+    with serve(tmp_path_factory.mktemp("showcase"), static_root, demo_traces=DEMO_TRACES,
+               access_control=True) as server:
         yield server
 
 
