@@ -5,6 +5,7 @@ from ninja.errors import ValidationError
 
 from audit.api import router as audit_router
 from compare.api import router as compare_router
+from conversations.api import router as conversations_router
 from ingest_health.api import router as ingest_health_router
 from saved_views.api import router as saved_views_router
 from traces.api import InvalidParameter
@@ -25,6 +26,7 @@ api.add_router("/", ingest_health_router)
 api.add_router("/", audit_router)
 api.add_router("/", saved_views_router)
 api.add_router("/", compare_router)
+api.add_router("/", conversations_router)
 
 
 def _query_error_types():

@@ -1,0 +1,1 @@
+"""Sessions and users: the conversations and people traces belong to."""
