@@ -8,6 +8,10 @@ COPY requirements.txt /tmp/requirements.txt
 RUN python -m venv /venv && /venv/bin/pip install -r /tmp/requirements.txt
 
 FROM ${PYTHON_IMAGE}
+# pango and a font for the PDF reports (WeasyPrint)
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 ENV PATH=/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
