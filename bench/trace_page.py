@@ -11,7 +11,8 @@ in this process, exactly what the ingest endpoint runs) with:
 
 Then, through django.test.Client (the whole Django stack, no network), for each trace: the detail
 page (timeline), the tree view as the page and as the HTMX fragment the Tree tab swaps in, the
-fragment of a subtree the page left closed, and one span's panel. Each is requested --repeat times
+fragment of a subtree the page left closed, one span's panel, and the PDF report (at most three
+times: it renders in seconds, summarized past reports.report.SPAN_LIMIT spans). Each is requested --repeat times
 after a warm-up; the median and the slowest time are printed with the HTML size, the number of rows
 drawn, and the number of SQL queries (which must not grow with the size of the trace).
 
@@ -42,6 +43,7 @@ T0 = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 MS = 1_000_000
 
 
+PDF_REPEAT = 3
 # --smoke: a small generated trace, one timed request per page; the figures mean nothing.
 SMOKE = {"spans": 200, "repeat": 1}
 
@@ -205,6 +207,8 @@ def bench_trace(client, trace_id, spans, repeat):
         report("closed subtree (fragment)", measure(client, subtree, repeat, HTTP_HX_REQUEST="true"))
     span_id = Span.objects.filter(trace__trace_id=trace_id, category="llm").values_list("span_id", flat=True).first()
     report("span panel (HTMX fragment)", measure(client, f"{page}/spans/{span_id}", repeat, HTTP_HX_REQUEST="true"))
+    # The PDF takes seconds, not milliseconds: a few renders tell its time well enough.
+    report("PDF report (reports/)", measure(client, f"{page}/report.pdf", min(repeat, PDF_REPEAT)))
 
 
 def main(argv=None):
