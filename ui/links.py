@@ -18,7 +18,7 @@ def _quoted(value):
 
 
 def _with_view(url, view):
-    return url + "?view=tree" if view == "tree" else url
+    return url if view == "timeline" else f"{url}?view={view}"
 
 
 def _subtree(base, span_id, view, offset):

@@ -10,8 +10,9 @@ whatever the size of the trace, while every span stays one click away.
 
 import math
 from collections import deque
+from functools import cached_property
 
-from traces import tree
+from traces import critical_path, tree
 from traces.formatting import duration_ns as format_duration_ns
 from traces.models import is_error
 from ui.links import SITE
@@ -23,7 +24,7 @@ PALETTE = {
     "llm": "llm", "embedding": "embedding", "retriever": "retriever", "reranker": "retriever",
     "tool": "tool", "agent": "agent", "workflow": "workflow", "chain": "workflow", "module": "workflow",
 }
-VIEWS = ("timeline", "tree")
+VIEWS = ("timeline", "tree", "flame")
 NS = {"ns": 1, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 
 
@@ -31,7 +32,7 @@ class Row:
     """One drawn row: a span with its geometry and figures, or a "more" row standing for a slice."""
 
     __slots__ = ("node", "span", "depth", "expanded", "load_url", "url", "x", "w", "label_at", "more", "count",
-                 "currency", "duration", "inferred")
+                 "currency", "duration", "inferred", "critical")
 
     def __init__(self, node=None, depth=0, expanded=False, load_url="", url="", more=False, count=0, currency=None):
         self.node = node
@@ -47,6 +48,7 @@ class Row:
         self.label_at = ""
         self.duration = ""
         self.inferred = False  # its parent edge was inferred from timing (traces.runs)
+        self.critical = False  # on the trace's critical path (traces.critical_path)
 
     @property
     def toggle(self):
@@ -107,6 +109,11 @@ class Layout:
         currencies = {span.currency or "USD" for span in spans if span.total_cost is not None}
         self.currency = (currencies.pop() if len(currencies) == 1 else "mixed") if currencies else None
 
+    @cached_property
+    def critical(self):
+        """The tree's critical path (traces.critical_path), which the rows and the flame graph mark."""
+        return critical_path.critical_path(self.roots)
+
     def span_url(self, span_id):
         trace_id = self.span_traces.get(span_id, self.trace.trace_id)
         return self.links.span(trace_id, span_id, self.view)
@@ -136,6 +143,7 @@ class Layout:
             row = Row(node, node.depth, is_open and bool(node.children), url=self.span_url(node.span.span_id),
                       currency=self.currency)
             row.inferred = node.span.span_id in self.inferred
+            row.critical = node.span.span_id in self.critical.span_ids
             if node.children and not is_open:
                 row.load_url = self.subtree_url(node.span.span_id)
             self._place(row)

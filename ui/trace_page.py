@@ -6,9 +6,10 @@ from django.shortcuts import render
 
 from accounts.access import caller_of
 from accounts.roles import WRITE
+from traces import flame as flame_boxes
 from traces import runs
 from traces.models import Trace
-from ui import live, timeline, trace_summary
+from ui import flame, live, timeline, trace_summary
 from ui.forms import ShareLinkForm
 from ui.links import SITE
 
@@ -18,6 +19,11 @@ TEMPLATE = "ui/trace_detail.html"
 class TraceViewForm(forms.Form):
     view = forms.ChoiceField(choices=[(name, name) for name in timeline.VIEWS], required=False)
     offset = forms.IntegerField(min_value=0, required=False)
+
+
+class FlameForm(forms.Form):
+    measure = forms.ChoiceField(choices=[(name, name) for name in flame_boxes.MEASURES], required=False)
+    focus = forms.RegexField(regex=r"^[0-9a-fA-F]{16}$", required=False)
 
 
 def parameters(request):
@@ -45,11 +51,23 @@ def layout_for(trace, view, links=SITE):
     return timeline.Layout(members[0], spans, view, inferred, span_traces, links), spans, members
 
 
+def view_context(request, trace, layout):
+    """What the chosen view draws: the timeline's or tree's rows, or the flame graph (zoomed into the span
+    `focus` names, in the `measure` asked for; a value that does not validate falls back to its default)."""
+    if layout.view != "flame":
+        return {"rows": layout.rows(), "flame": None, "flame_query": ""}
+    form = FlameForm(request.GET)
+    form.is_valid()
+    measure, focus = form.cleaned_data.get("measure") or "duration", (form.cleaned_data.get("focus") or "").lower()
+    graph = flame.FlameGraph(layout, trace.trace_id, measure, focus, layout.critical)
+    return {"rows": (), "flame": graph, "flame_query": graph.query}
+
+
 def view_tab(request, trace, view, links=SITE):
-    """The Timeline or Tree tab alone, which HTMX swaps in."""
+    """The Timeline, Tree or Flame graph tab alone, which HTMX swaps in."""
     layout, _, members = layout_for(trace, view, links)
-    return render(request, TEMPLATE + "#trace-view", {"trace": trace, "layout": layout, "rows": layout.rows(),
-                                                      "links": links} | live_context(trace, members, links))
+    context = {"trace": trace, "layout": layout, "links": links} | view_context(request, trace, layout)
+    return render(request, TEMPLATE + "#trace-view", context | live_context(trace, members, links))
 
 
 def live_context(trace, members, links):
@@ -77,7 +95,7 @@ def subtree_rows(request, trace, span_id, links=SITE):
     """The rows under a span the page drew closed (or the next slice of a long level), for HTMX to
     insert; None when the trace's run has no such span."""
     view, offset = parameters(request)
-    layout = layout_for(trace, view, links)[0]
+    layout = layout_for(trace, "timeline" if view == "flame" else view, links)[0]  # the flame graph has no rows
     node = layout.node(span_id.lower()) if span_id else None
     if span_id and node is None:
         return None
@@ -110,9 +128,10 @@ def trace_page(request, trace, view, panel=None, links=SITE, status=200, templat
     errors, errors_total = trace_summary.errors(layout.order, trace_summary.exception_events(trace))
     models, models_total = trace_summary.by_model(spans)
     context = {
-        "trace": trace, "layout": layout, "rows": layout.rows(), "panel": panel, "nav": "traces",
+        "trace": trace, "layout": layout, "panel": panel, "nav": "traces",
+        "critical_path": flame.PathSummary(layout.critical, layout),
         "errors": errors, "errors_total": errors_total, "errors_left_out": errors_total - len(errors),
         "models": models, "models_total": models_total, "run": members if len(members) > 1 else None,
         "figures": trace if len(members) == 1 else RunFigures(members), "links": links,
-    } | live_context(trace, members, links)
+    } | view_context(request, trace, layout) | live_context(trace, members, links)
     return render(request, template, context | share_context(request, trace, links, **extra), status=status)

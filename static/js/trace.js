@@ -1,5 +1,6 @@
 // The trace page: open and close subtrees (fetching those the server left closed), the span panel's
-// close and focus, and arrow keys on the selected row. The page reads and links fine without it.
+// close and focus, arrow keys on the selected row, and zooming the flame graph. The page reads and links
+// fine without it.
 (function () {
   "use strict";
 
@@ -86,6 +87,17 @@
     if (all) {
       const body = document.querySelector("#trace-view .spans .body");
       if (body) setAll(body, all.matches("[data-expand-all]"));
+      return;
+    }
+    // A box of the flame graph zooms into its span and opens it in the panel; its link (the span's
+    // page, zoomed) is what the address bar then shows, and what a new tab or no JavaScript loads.
+    const box = target.closest(".flame a[data-zoom]");
+    if (box && !event.metaKey && !event.ctrlKey && !event.shiftKey && window.htmx) {
+      event.preventDefault();
+      opener = null;
+      htmx.ajax("GET", box.dataset.zoom, { target: "#trace-view", swap: "outerHTML" })
+        .then(() => history.pushState({ htmx: true }, "", box.getAttribute("href")));
+      htmx.ajax("GET", box.dataset.panel, { target: "#span-panel", swap: "innerHTML" });
       return;
     }
     // A click on a bar opens its span, like a click on its name.

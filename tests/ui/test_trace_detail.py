@@ -94,11 +94,12 @@ def test_each_bar_is_placed_by_its_start_and_sized_by_its_duration(client):
 def test_bars_take_the_colour_of_their_kind_of_work_and_errors_are_red(client):
     page = post_agent_run(client).get(TRACE_URL).text
 
-    assert 'class="row k-workflow"' in row(page, 1)
-    assert 'class="row k-agent"' in row(page, 2)
-    assert 'class="row k-llm"' in row(page, 3)
-    assert 'class="row k-tool err"' in row(page, 4)
-    assert 'class="row k-embedding"' in row(page, 6)
+    # (crit: on the critical path, which every span but the late orphan is; tests/ui/test_flame_graph.py)
+    assert 'class="row k-workflow crit"' in row(page, 1)
+    assert 'class="row k-agent crit"' in row(page, 2)
+    assert 'class="row k-llm crit"' in row(page, 3)
+    assert 'class="row k-tool err crit"' in row(page, 4)
+    assert 'class="row k-embedding crit"' in row(page, 6)
     assert 'class="row k-other"' in row(page, 7)
 
 
