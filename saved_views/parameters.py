@@ -40,6 +40,7 @@ def normalized(params):
         "min_duration_ms": _number(cleaned["min_duration_ms"]),
         "max_duration_ms": _number(cleaned["max_duration_ms"]),
         "start": cleaned["start"],
+        "end": cleaned["end"],
         "sort": "" if cleaned["sort"] == DEFAULT_SORT else cleaned["sort"],
         "group": "trace" if cleaned["group"] == "trace" else "",  # one row per run is the default
     }

@@ -2,7 +2,8 @@
 ingest path keeps current after every request, so that lists and dashboards never scan spans."""
 
 from django.db import models, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Coalesce, NullIf
 
 from traces.timeframe import ns_from_datetime
 
@@ -48,6 +49,21 @@ class Category(models.TextChoices):
 # shows: model calls only. Agents, chains and tools often carry the usage of the calls beneath them
 # (OpenInference and OpenLLMetry put it on parent spans); counting only the calls counts each token once.
 USAGE_CATEGORIES = frozenset({Category.LLM.value, Category.EMBEDDING.value, Category.RERANKER.value})
+
+
+# The kinds of work that are steps of a workflow (traces.flows): what a flow diagram and the step:
+# search term look at. Workflows and chains only group steps; "other" spans are plumbing.
+STEP_CATEGORIES = frozenset({
+    Category.MODULE.value, Category.AGENT.value, Category.TOOL.value, Category.LLM.value, Category.EMBEDDING.value,
+    Category.RERANKER.value, Category.RETRIEVER.value,
+})
+
+
+def step_name():
+    """A span's step name, in SQL: its normalized module, tool or agent name (traces.semconv), else the
+    model it called, else the span's own name. So a msgflux module shows as the module it is."""
+    named = [NullIf(F(column), Value("")) for column in ("module_name", "tool_name", "agent_name", "model")]
+    return Coalesce(*named, F("name"), output_field=models.TextField())
 
 
 def counts_as_usage(category):

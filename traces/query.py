@@ -22,7 +22,7 @@ from django.db import NotSupportedError
 from django.db.models import BooleanField, CharField, F, Func, OuterRef, Q, TextField
 from django.db.models.lookups import BuiltinLookup, Exact, IContains
 
-from traces.models import Category, Span, SpanExists, Status, StatusCode
+from traces.models import STEP_CATEGORIES, Category, Span, SpanExists, Status, StatusCode, step_name
 
 # =============================================================================================
 # Errors
@@ -187,8 +187,13 @@ class Value:
     def __str__(self):
         if not self.quoted:
             return self.text
-        escaped = (p.replace("\\", "\\\\").replace('"', '\\"').replace("*", "\\*") for p in self.parts)
-        return '"' + "*".join(escaped) + '"'
+        return quoted(*self.parts)
+
+
+def quoted(*parts):
+    """A quoted query value that means exactly `parts` joined by wildcards (one part: the text itself)."""
+    escaped = (part.replace("\\", "\\\\").replace('"', '\\"').replace("*", "\\*") for part in parts)
+    return '"' + "*".join(escaped) + '"'
 
 
 @dataclass(frozen=True)
@@ -719,6 +724,12 @@ def _span_failed(failed):
     return lambda: Q(status_code=StatusCode.ERROR) if failed else ~Q(status_code=StatusCode.ERROR)
 
 
+def _step(term):
+    """A workflow step (traces.flows) by its name: a module, tool, agent or model call."""
+    _equality_only(term, "text")
+    return Q(category__in=STEP_CATEGORIES) & _pattern(step_name(), term.value)
+
+
 CATEGORIES = {value: (lambda value=value: Q(category=value)) for value in Category.values}
 COST_SOURCES = {value: (lambda value=value: Q(cost_source=value)) for value in ("reported", "estimated", "unpriced")}
 
@@ -745,6 +756,7 @@ FIELDS = {
         Field("cost_source", _any_span(_choice(COST_SOURCES)), _choice(COST_SOURCES)),
         Field("tool", _any_span(_text("tool_name")), _text("tool_name")),
         Field("agent", _any_span(_text("agent_name")), _text("agent_name")),
+        Field("step", _any_span(_step), _step),
         Field("user", _text("user_id"), _text("user_id")),
         Field("session", _text("session_id"), _text("session_id")),
         Field("cost", _numeric("total_cost"), _numeric("total_cost")),

@@ -6,7 +6,9 @@ PostgreSQL both have, so neither loads the traces into Python."""
 from datetime import datetime, timedelta, timezone
 
 from django.db import connection
-from django.db.models import Avg, Count, Max, Min, Q, Sum
+from django.db.models import (
+    Avg, BigIntegerField, Case, CharField, Count, ExpressionWrapper, F, Max, Min, Q, Sum, Value, When,
+)
 
 from traces.models import FAILED, Span
 from traces.timeframe import datetime_from_ns
@@ -165,18 +167,37 @@ def _breakdown(traces, field, label, limit=50):
     ]
 
 
-def series(traces, start=None, end=None):
-    """Bucketed counts, errors, p50/p95 duration, tokens and cost, with empty buckets filled in."""
+def grid(traces, start=None, end=None):
+    """(origin, bucket_seconds, buckets): the time buckets of the series over [start, end), aligned to the
+    clock; a missing bound is the first or last trace's start. Every chart over time uses these."""
     if start is None or end is None:
         bounds = traces.order_by().aggregate(low=Min("start_ns"), high=Max("start_ns"))
         start = start or datetime_from_ns(bounds["low"] or 0)
         end = end or datetime_from_ns(bounds["high"] or 0) + timedelta(seconds=1)
     seconds = bucket_seconds_for(max(1.0, (end - start).total_seconds()))
     origin = int(start.timestamp()) // seconds * seconds  # buckets aligned to the clock, not to "now"
+    return origin, seconds, int((end.timestamp() - origin) // seconds) + 1
+
+
+def grid_of(series):
+    """The grid a series was drawn on, so that the charts beside it share its buckets without asking again."""
+    points = series["points"]
+    if not points:
+        return None
+    return int(points[0]["start"].timestamp()), series["bucket_seconds"], len(points)
+
+
+def bucket_of(origin, seconds, column="start_ns"):
+    """The series bucket of a row, in SQL: whole buckets since `origin` (unix seconds) of its start."""
+    return ExpressionWrapper((F(column) - Value(origin * _NS)) / Value(seconds * _NS), output_field=BigIntegerField())
+
+
+def series(traces, start=None, end=None):
+    """Bucketed counts, errors, p50/p95 duration, tokens and cost, with empty buckets filled in."""
+    origin, seconds, count = grid(traces, start, end)
     rows = {row[0]: row for row in _percentile_rows(traces, origin * _NS, seconds * _NS)}
     points = []
-    last = int((end.timestamp() - origin) // seconds)
-    for index in range(0, last + 1):
+    for index in range(0, count):
         row = rows.get(index)
         points.append(
             {
@@ -190,3 +211,71 @@ def series(traces, start=None, end=None):
             }
         )
     return {"bucket_seconds": seconds, "points": points}
+
+
+# --- usage over time -----------------------------------------------------------------------------
+
+# What usage can be broken down by: the model of each call, or a field of the trace.
+USAGE_DIMENSIONS = {"model": "model", "workflow": "workflow_name", "service": "service_name", "user": "user_id"}
+USAGE_KEYS = 6  # the largest spenders each get a colour; the rest are summed as "other"
+SPENDERS = 5
+
+
+def _usage_rows(traces, by):
+    """A queryset of the usage `by` a dimension: model calls (SpanQuerySet.usage()) for "model", else the
+    traces themselves. Either way their tokens and cost add up to the traces' totals (the one usage rule)."""
+    if by == "model":
+        spans = Span.objects.usage().filter(trace__in=traces.order_by().values("pk"))
+        return spans.order_by(), "model", "trace__start_ns"
+    return traces.order_by(), USAGE_DIMENSIONS[by], "start_ns"
+
+
+def usage_over_time(traces, by, start=None, end=None, grid_=None, keys=USAGE_KEYS):
+    """Tokens and cost per time bucket, stacked by `by` (a USAGE_DIMENSIONS key): the `keys` largest
+    spenders in the window by name, the others together under other=True. Usage is placed in the
+    bucket its trace started in, as the series places the trace, so each bucket adds up to the series'
+    point. Two queries: the largest spenders, then the buckets."""
+    if by not in USAGE_DIMENSIONS:
+        raise ValueError(f"unknown dimension {by!r}: use one of {', '.join(USAGE_DIMENSIONS)}")
+    origin, seconds, count = grid_ or grid(traces, start, end)
+    rows, field, start_column = _usage_rows(traces, by)
+    top = list(
+        rows.values(field).annotate(cost=Sum("total_cost"), tokens=Total("total_tokens"))
+        .order_by("-cost", "-tokens", field).values_list(field, flat=True)[: keys + 1]
+    )
+    named = top[:keys]
+    if not top:
+        return {"by": by, "bucket_seconds": seconds, "stacks": [], "points": [
+            {"start": datetime.fromtimestamp(origin + index * seconds, timezone.utc), "values": []}
+            for index in range(count)]}
+    key = Case(When(**{f"{field}__in": named}, then=F(field)), default=Value(None), output_field=CharField())
+    buckets = (
+        rows.annotate(bucket=bucket_of(origin, seconds, start_column), key=key)
+        .values("bucket", "key").annotate(cost=Sum("total_cost"), tokens=Total("total_tokens"))
+    )
+    cells = {(row["bucket"], row["key"]): row for row in buckets}
+    stacks = [{"name": name, "other": False} for name in named]
+    if len(top) > keys:
+        stacks.append({"name": "other", "other": True})
+    points = []
+    for index in range(count):
+        values = []
+        for stack in stacks:
+            row = cells.get((index, None if stack["other"] else stack["name"]))
+            values.append({"tokens": _whole(row and row["tokens"]), "cost": (row and row["cost"]) or 0.0})
+        points.append({"start": datetime.fromtimestamp(origin + index * seconds, timezone.utc), "values": values})
+    for position, stack in enumerate(stacks):
+        stack["total_tokens"] = sum(point["values"][position]["tokens"] for point in points)
+        stack["cost"] = sum(point["values"][position]["cost"] for point in points)
+    return {"by": by, "bucket_seconds": seconds, "stacks": stacks, "points": points}
+
+
+def top_spenders(traces, field, limit=SPENDERS):
+    """The `limit` values of a trace field (user_id, workflow_name) with the highest cost, blanks left out."""
+    rows = (
+        traces.order_by().exclude(**{field: ""}).values(field)
+        .annotate(traces=Count("pk"), cost=Sum("total_cost"), total_tokens=Total("total_tokens"))
+        .filter(cost__gt=0).order_by("-cost", field)[:limit]
+    )
+    return [{"name": row[field], "traces": row["traces"], "cost": row["cost"],
+             "total_tokens": _whole(row["total_tokens"])} for row in rows]

@@ -11,6 +11,7 @@ from traces.models import SORTS, Status, Trace
 from traces.pagination import InvalidCursor
 from traces.parameters import check_cursor, moment
 from traces.query import QueryError
+from traces.stats import USAGE_DIMENSIONS
 from traces.timeframe import WINDOWS
 
 # The list's columns that sort, with the direction a first click sorts them in.
@@ -20,7 +21,7 @@ DEFAULT_SORT = "-start_time"
 # Quick picks for the list's "since" box; it also takes any ISO-8601 time.
 START_PRESETS = ["15m", "1h", "24h", "7d", "30d"]
 # Everything that says which traces the list shows, in the order the URL spells them.
-FILTERS = ["q", "status", "service", "workflow", "model", "min_duration_ms", "max_duration_ms", "start"]
+FILTERS = ["q", "status", "service", "workflow", "model", "min_duration_ms", "max_duration_ms", "start", "end"]
 
 
 def _text(placeholder, **attrs):
@@ -41,10 +42,30 @@ def _moment(text):
 
 class DashboardForm(forms.Form):
     window = forms.ChoiceField(choices=[(name, name) for name in WINDOWS], required=False)
+    # What the usage charts are stacked by.
+    usage = forms.ChoiceField(choices=[(name, name) for name in USAGE_DIMENSIONS], required=False)
+
+    def usage_dimension(self):
+        return (self.is_valid() and self.cleaned_data["usage"]) or "model"
 
     def window_name(self, default=None):
         """The chosen window; a missing or unknown one falls back to `default`, else 24 hours."""
         return (self.is_valid() and self.cleaned_data["window"]) or default or "24h"
+
+
+class FlowsForm(forms.Form):
+    """The flows page: which runs its diagram reads."""
+
+    workflow = forms.CharField(required=False, max_length=256)
+    service = forms.CharField(required=False, max_length=256)
+    window = forms.ChoiceField(choices=[(name, name) for name in WINDOWS], required=False)
+
+    def clean_window(self):
+        return self.cleaned_data["window"] or "24h"
+
+    def search(self):
+        """Keyword arguments for TraceQuerySet.search() (the window aside)."""
+        return {"workflow": self.cleaned_data["workflow"].strip(), "service": self.cleaned_data["service"].strip()}
 
 
 class TraceListForm(forms.Form):
@@ -59,6 +80,9 @@ class TraceListForm(forms.Form):
     max_duration_ms = forms.FloatField(required=False, min_value=0, label="Max duration (ms)", widget=_number("max"))
     start = forms.CharField(required=False, max_length=64, label="Since", widget=_text(
         "any time", list="start-presets", title="15m, 1h, 24h, 7d, 30d or an ISO-8601 time"))
+    # Exclusive, as TraceQuerySet.between(): a dashboard chart's bucket links to the traces that started in it.
+    end = forms.CharField(required=False, max_length=64, label="Until", widget=_text(
+        "now", list="start-presets", title="an ISO-8601 time, or 15m, 1h, 24h... back from now"))
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
     cursor = forms.CharField(required=False, max_length=512)
     before = forms.CharField(required=False, max_length=512)
@@ -85,6 +109,12 @@ class TraceListForm(forms.Form):
 
     def clean_start(self):
         text = self.cleaned_data["start"].strip()
+        if text:
+            _moment(text)
+        return text
+
+    def clean_end(self):
+        text = self.cleaned_data["end"].strip()
         if text:
             _moment(text)
         return text
@@ -134,6 +164,7 @@ class TraceListForm(forms.Form):
             "min_duration_ms": data["min_duration_ms"],
             "max_duration_ms": data["max_duration_ms"],
             "start": moment(data["start"]) if data["start"] else None,
+            "end": moment(data["end"]) if data["end"] else None,
         }
 
     @property

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from ui.views import dashboard, ingest_health, share, span, trace_detail, traces
+from ui.views import dashboard, flows, ingest_health, share, span, trace_detail, traces
 
 urlpatterns = [
     path("", dashboard.root, name="dashboard"),
     path("traces", traces.trace_list, name="traces"),
+    path("flows", flows.flows_page, name="flows"),
     path("ingest-health", ingest_health.ingest_health_page, name="ingest-health"),
     path("traces/<str:trace_id>", trace_detail.trace_detail, name="trace-detail"),
     path("traces/<str:trace_id>/delete", traces.trace_delete, name="trace-delete"),

@@ -631,7 +631,7 @@ def test_syntax_errors_name_the_problem_and_its_column(query, message, column):
         (
             "durtion:>5",
             "unknown field 'durtion' at column 1; known fields: duration, error, status, name, service, workflow, "
-            "model, provider, kind, cost_source, tool, agent, user, session, cost, tokens, spans, errors, trace, id, span, "
+            "model, provider, kind, cost_source, tool, agent, step, user, session, cost, tokens, spans, errors, trace, id, span, "
             "attr.<key>",
         ),
         ("a attr:x", "unknown field 'attr' at column 3; known fields: " + ", ".join(FIELD_NAMES)),

@@ -159,6 +159,8 @@ def test_the_latest_traces_and_errors_link_to_their_pages(client, five_traces):
 
 def test_the_charts_are_inline_svg_with_a_title_for_every_bucket(client, five_traces):
     page = html.unescape(client.get("/").text)
+    assert page.count('<svg viewBox="0 0 1000 200" preserveAspectRatio="none" role="img"') == 5
+    page = page.split("<h2>Latency heatmap</h2>")[0]  # the activity and latency charts; the others are tested apart
 
     assert page.count('<svg viewBox="0 0 1000 200" preserveAspectRatio="none" role="img"') == 2
     assert 'aria-label="Traces and errors over time"' in page
@@ -240,14 +242,15 @@ def test_the_dashboard_costs_a_fixed_number_of_queries(client, five_traces, djan
     for n in range(10, 30):
         h.post(client, h.body(h.span(trace=n, span=1, name=f"t{n}", start_ms=ago(n), error="x" if n % 2 else None,
                                     attributes={"gen_ai.request.model": f"m{n}"})))
-    # the store's version (ui.live), totals, percentiles, by model, by workflow, by service, series, the saved
-    # views of the "View" select, latest, latest errors
-    with django_assert_num_queries(10):
+    # the store's version (ui.live), totals, percentiles, by model, by workflow, by service, series, the heatmap,
+    # the usage's largest spenders and its buckets, the week's top users and workflows, the saved views of the
+    # "View" select, latest, latest errors
+    with django_assert_num_queries(15):
         client.get("/")
-    with django_assert_num_queries(10):
-        client.get("/?window=1h", **HTMX)
-    # "all" has no start: the series first finds the first and last trace
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(15):
+        client.get("/?window=1h&usage=user", **HTMX)
+    # "all" has no start: the series first finds the first and last trace (the other charts take its buckets)
+    with django_assert_num_queries(16):
         client.get("/?window=all", **HTMX)
 
 

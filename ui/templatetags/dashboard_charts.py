@@ -6,10 +6,13 @@ beside it, so text keeps its size from a phone to a wide screen. Times are label
 put in the reader's time zone by dashboard.js (`data-time`)."""
 
 import math
+from urllib.parse import urlencode
 
 from django import template
+from django.urls import reverse
 
 from traces.formatting import cost, duration, model_label, tokens
+from traces.heatmap import duration_query as heatmap_query
 
 register = template.Library()
 
@@ -177,3 +180,106 @@ def model_chart(by_model):
         for m in shown
     ]
     return {"rows": rows, "hidden": max(0, len(by_model) - len(shown))}
+
+
+# --- latency heatmap -------------------------------------------------------------------------------
+
+HEAT_LEVELS = 6  # colour steps, on a log scale of the busiest cell
+
+
+def _heat_level(count, most):
+    if most <= 1:
+        return HEAT_LEVELS
+    return 1 + min(HEAT_LEVELS - 1, int((HEAT_LEVELS - 1) * math.log(count) / math.log(most) + 0.5))
+
+
+def _list_link(**params):
+    query = urlencode({name: value for name, value in params.items() if value not in (None, "")})
+    return reverse("traces") + "?" + query
+
+
+def _cell_filters(filters, cell_query):
+    """The saved view's filters with the cell's query added to its own."""
+    q = filters.get("q", "").strip()
+    return filters | {"q": f"({q}) {cell_query}" if q else cell_query}
+
+
+@register.inclusion_tag("ui/partials/_chart_heatmap.html")
+def heatmap_chart(heatmap, filters=None):
+    """Traces by start time (columns, the series' buckets) and duration (rows, slowest on top), shaded by
+    count; a cell with failed traces is outlined in red. Each cell links to the trace list over its time
+    and duration range, one row per trace as the heatmap counts them."""
+    filters = filters or {}
+    times, rows = heatmap["times"], heatmap["durations"]
+    width = WIDTH / len(times) if times else WIDTH
+    height = HEIGHT / len(rows) if rows else HEIGHT
+    top = rows[-1]["index"] if rows else 0
+    cells = []
+    for cell in heatmap["cells"]:
+        terms = heatmap_query(cell["duration"])
+        when = _utc_text(cell["start"], "datetime")
+        cells.append({
+            "x": _r(cell["time"] * width), "y": _r((top - cell["duration"]) * height),
+            "width": _r(width), "height": _r(height), "level": _heat_level(cell["traces"], heatmap["max_traces"]),
+            "errors": cell["errors"],
+            "href": _list_link(group="trace", start=cell["start"].isoformat(), end=cell["end"].isoformat(),
+                               **_cell_filters(filters, terms)),
+            "title": f"{when} UTC, {_duration_row(rows, cell['duration'])}: {_plural(cell['traces'], 'trace')}"
+                     + (f", {_plural(cell['errors'], 'error')}" if cell["errors"] else ""),
+        })
+    series = {"points": [{"start": moment} for moment in times], "bucket_seconds": heatmap["bucket_seconds"]}
+    y_labels = [{"pct": _r(100 * (position + 0.5) / len(rows)), "label": row["label"]}
+                for position, row in enumerate(rows)]
+    return {
+        "width": WIDTH, "height": HEIGHT, "cells": cells, "y_labels": y_labels, "empty": not cells,
+        "x_labels": _x_labels(series, time_format(series)),
+        "legend": [f"heat-{level}" for level in range(1, HEAT_LEVELS + 1)], "most": f"{heatmap['max_traces']:,}",
+    }
+
+
+def _duration_row(rows, index):
+    return next(row["label"] for row in rows if row["index"] == index)
+
+
+# --- usage over time ------------------------------------------------------------------------------
+
+USAGE_METRICS = {"cost": ("cost", cost, "Cost"), "tokens": ("tokens", tokens, "Tokens")}
+
+
+def usage_label(stack, by):
+    if stack["other"]:
+        return "other"
+    if by == "model":
+        return model_label(stack["name"])
+    return stack["name"] or {"workflow": "(no workflow)", "service": "(no service)", "user": "(no user)"}[by]
+
+
+@register.inclusion_tag("ui/partials/_chart_series.html")
+def usage_chart(usage, metric):
+    """Cost or tokens per bucket as bars stacked by the usage's dimension, the largest spender at the foot."""
+    key, formatted, label = USAGE_METRICS[metric]
+    points = usage["points"]
+    totals = [sum(value[key] for value in point["values"]) for point in points]
+    top, step = nice_scale(max(totals, default=0), integer=metric == "tokens")
+    names = [usage_label(stack, usage["by"]) for stack in usage["stacks"]]
+    classes = [("usage-other" if stack["other"] else f"usage-{position}") for position, stack in
+               enumerate(usage["stacks"])]
+    bars = []
+    series = {"points": points, "bucket_seconds": usage["bucket_seconds"]}
+    for bucket, total in zip(_buckets(series), totals):
+        width = bucket["width"] * BAR_FILL
+        rects, base = [], HEIGHT
+        for css, value in zip(classes, bucket["point"]["values"]):
+            high = HEIGHT * value[key] / top
+            base -= high
+            rects.append({"class": css, "y": _r(base), "height": _r(high)})
+        parts = [f"{name} {formatted(value[key])}" for name, value in zip(names, bucket["point"]["values"]) if value[key]]
+        bucket |= {"bar_x": _r(bucket["x"] + (bucket["width"] - width) / 2), "bar_width": _r(width), "rects": rects,
+                   "detail": f"{formatted(total)}" + (f": {', '.join(parts)}" if parts else "")}
+        bars.append(bucket)
+    return {
+        "kind": "usage", "label": f"{label} over time by {usage['by']}", "width": WIDTH, "height": HEIGHT,
+        "buckets": bars, "lines": [], "y_ticks": _y_ticks(top, step, lambda v: formatted(v) if v else "0"),
+        "x_labels": _x_labels(series, time_format(series)), "empty": not any(totals),
+        "legend": list(zip(classes, names)), "empty_text": "No model usage in this window",
+    }

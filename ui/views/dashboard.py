@@ -16,6 +16,7 @@ from traces.query_limits import QueryTimeout, time_limit
 from traces.timeframe import window_start
 from ui import live
 from saved_views.models import SavedView
+from ui.dashboard_panels import panels
 from ui.first_run import first_run
 from ui.forms import DashboardForm
 
@@ -42,11 +43,12 @@ def dashboard(request):
 
 def _dashboard(request):
     view = SavedView.objects.named_in(request)  # its filters narrow every figure; the window it names is the default
-    window = DashboardForm(request.GET).window_name(default=view and view.dashboard_window)
+    form = DashboardForm(request.GET)
+    window, usage_by = form.window_name(default=view and view.dashboard_window), form.usage_dimension()
     filters = view.dashboard_filters() if view else {}
     now = datetime.now(timezone.utc)
     # Read before the figures; the minute is in it as the window slides even while nothing arrives.
-    tag = live.etag(live.store_version(), window, int(now.timestamp()) // 60)
+    tag = live.etag(live.store_version(), window, usage_by, int(now.timestamp()) // 60)
     partial = request.htmx and not request.htmx.history_restore_request
     if partial and (unchanged := live.not_modified(request, tag)):
         return live.tagged(unchanged, tag)
@@ -59,10 +61,12 @@ def _dashboard(request):
         "nav": "dashboard", "window": window, "windows": WINDOW_LABELS.items(), "figures": figures,
         "window_text": WINDOW_TEXT[window], "list_url": _list_url(start and window, **filters),
         "errors_url": _list_url(start and window, **filters, status=Status.ERROR),
-        "view": view, "view_param": f"&view={view.pk}" if view else "",
+        # What the window links and the live poll keep: the saved view, and what usage is stacked by.
+        "view": view,
+        "view_param": (f"&view={view.pk}" if view else "") + ("" if usage_by == "model" else f"&usage={usage_by}"),
         "latest": traces.sorted_by()[:LATEST], "latest_errors": traces.search(status=Status.ERROR).sorted_by()[:LATEST],
         "first_run": first_run(request) if empty_store else None,
-    } | live.poll(tag)
+    } | live.poll(tag) | ({} if empty_store else panels(traces, figures, usage_by, filters, start, now))
     response = render(request, "ui/dashboard.html#figures" if partial else "ui/dashboard.html", context)
     patch_vary_headers(response, ["HX-Request"])
     return live.tagged(response, tag) if partial else response
