@@ -225,11 +225,17 @@ def _regroup(cursor, postgres, resource, touched, changed, refresh):
     for scope in [nodes[pk] for pk in scopes]:
         for node in group.inside(scope):
             targets[node.pk] = node
-    # A decision weighs every sibling under the tightest encloser: their windows are read whole.
+    # A decision weighs every sibling under the tightest encloser: their windows are read whole. And
+    # it is weighed by them: a sibling that began earlier and is accepted or no longer (its own
+    # enclosers changed) decides whether a later one crosses it, so every sibling is decided again.
     parents = {parent.pk: parent for parent in map(group.tightest, targets.values()) if parent is not None}
     uncovered = any(not any(a <= p.s and p.e <= b for a, b in loaded) for p in parents.values())
     if uncovered and load(_windows((parent.s, parent.e) for parent in parents.values())):
         group = Grouping(nodes)
+        parents = {parent.pk: parent for parent in map(group.tightest, targets.values()) if parent is not None}
+    for parent in parents.values():
+        for node in group.inside(parent):
+            targets[node.pk] = node
     for node in targets.values():
         node.parent, node.link = group.decide(node)
     for node in targets.values():
