@@ -18,23 +18,29 @@ bench/otlp_load.py, so payload building is never timed):
    stored) so that no worker's first request is timed, then --clients threads POST the bodies to
    /v1/traces (keep-alive where allowed: sync workers close after each response, so clients
    reconnect). Afterwards the spans actually stored are counted (SELECT COUNT(*) FROM traces_span);
-   stored spans/s = stored / (first request -> last response). The RSS of the gunicorn master and
+   stored spans/s = stored / (first request -> last response), summed over the slices below. The RSS of the gunicorn master and
    its workers is summed every ~100 ms from /proc/<pid>/status; their CPU time comes from /proc too.
 
-4. With --stitch both (the default), the same load again on a second fresh database, with run
-   stitching off (MSGTRACE_STITCH_RUNS=false; traces.runs).
+4. With --stitch both (the default), the same load on a second server with its own fresh database,
+   with run stitching off (MSGTRACE_STITCH_RUNS=false; traces.runs).
    The load holds msgflux-shaped agent calls (bench/otlp_load.py --msgflux-share: every span a
    one-span trace, nested only in time), which stitching groups into runs; how many traces were
    stitched and marked ambiguous is counted afterwards. The ratio stored spans/s on / off is the
    cost of stitching (target >= 0.90).
 
-5. With --health both (the default), the same load once more on a third fresh database, with the
+5. With --health both (the default), the same load on a third server and database, with the
    ingest-health counters off (bench/wsgi_without_ingest_health.py serves msgtrace with its counting
    replaced by nothing: there is no setting to turn them off). The ratio stored spans/s on / off is
    what counting each request costs ingest (target >= 0.95); the requests the counters hold
    afterwards show that they counted every request when on, and none when off.
 
-Every round runs its loads in a rotated order, so that no setting always goes first.
+The servers of 3 to 5 run side by side and take the load interleaved: the bodies are cut into
+--slices slices, and each slice goes to every server in turn (the first server of each turn
+rotating) before the next slice starts. On a shared machine whose load changes by the minute, loads
+run one after the other compared the machine's minutes as much as the settings; interleaved, each
+slice of a comparison meets the same machine within seconds. A server's spans/s is its stored spans
+over the sum of its slices' wall times; the ratio of every slice on its own is printed too, as the
+median and quartiles, which shows how far one comparison can be trusted.
 
 The figure that matters is the ratio msgtrace / ceiling (target >= 0.5), printed, not asserted.
 It lets msgtrace use all its workers against a ceiling that uses one process, so the CPU time per
@@ -141,6 +147,9 @@ def parse_args(argv=None):
     parser.add_argument("--health", choices=("both", "on", "off"), default="both",
                         help="ingest-health counters in the server: both runs the load once more without them "
                              "and prints the ratio (default both)")
+    parser.add_argument("--slices", type=positive, default=10,
+                        help="with more than one setting, the bodies go in this many slices, each slice to "
+                             "every server in turn (default 10)")
     parser.add_argument("--msgflux-share", type=float, default=0.3,
                         help="share of agent calls sent as msgflux does, one trace per span (default 0.3)")
     parser.add_argument("--rounds", type=positive, default=1,
@@ -615,10 +624,9 @@ def send_all(bodies, port, args, deadline):
     return results, time.process_time() - cpu_before
 
 
-def summarize_load(results, stored, client_cpu_s, sampler, total_requests):
+def summarize_load(results, stored, client_cpu_s, sampler, total_requests, wall):
     sent = sum(spans for spans, *_ in results)
     rejected = sum(r for _, _, r, _, _ in results)
-    wall = max(t1 for *_, t1 in results) - min(t0 for *_, t0, _ in results) if results else 0.0
     latencies = sorted((t1 - t0) * 1000 for *_, t0, t1 in results)
     return {
         "requests_planned": total_requests,
@@ -661,25 +669,66 @@ def warm_up(port, workers):
         thread.join(30)
 
 
-def run_server_load(bodies, args, tmp, deadline, cleanup, stitch=True, health=True):
-    server = Server(tmp, args.workers, args.worker_class, stitch, health)
-    cleanup.append(server.stop)
-    server.start()
-    warm_up(server.port, args.workers)
-    sampler = ServerSampler(server.process.pid)
-    cleanup.append(sampler.stopped.set)
-    sampler.start()
+def slices_of(bodies, count):
+    """`bodies` cut into `count` contiguous slices (fewer when there are fewer bodies), in order."""
+    count = max(1, min(count, len(bodies)))
+    size, extra = divmod(len(bodies), count)
+    cuts = [0]
+    for number in range(count):
+        cuts.append(cuts[-1] + size + (number < extra))
+    return [bodies[a:b] for a, b in zip(cuts, cuts[1:])]
+
+
+def run_server_loads(bodies, args, tmp, deadline, cleanup, settings):
+    """The same bodies to one server per (stitch, health) setting, all running at once, interleaved:
+    slice 1 to every server in turn, then slice 2 (in the next server's turn first), and so on.
+
+    Compared settings thus meet the same machine within seconds of each other: on a shared machine
+    whose load changes by the minute, loads run one after the other measured the machine as much as
+    the setting. Each server's wall time is the sum of its slices' (first request -> last response);
+    a server waiting for its turn is idle, and its database grows by the same bodies in the same order."""
+    servers = {}
+    for setting in settings:
+        server = Server(tmp, args.workers, args.worker_class, *setting)
+        cleanup.append(server.stop)
+        server.start()
+        warm_up(server.port, args.workers)
+        servers[setting] = server
+    samplers = {setting: ServerSampler(server.process.pid) for setting, server in servers.items()}
+    for sampler in samplers.values():
+        cleanup.append(sampler.stopped.set)
+        sampler.start()
+    results = {setting: [] for setting in settings}
+    walls = {setting: [] for setting in settings}
+    slice_rates = {setting: [] for setting in settings}  # spans accepted / s in each slice
+    client_cpu = dict.fromkeys(settings, 0.0)
     try:
-        results, client_cpu_s = send_all(bodies, server.port, args, deadline)
+        for number, part in enumerate(slices_of(bodies, args.slices)):
+            turn = number % len(settings)
+            for setting in settings[turn:] + settings[:turn]:
+                answers, cpu = send_all(part, servers[setting].port, args, deadline)
+                results[setting] += answers
+                client_cpu[setting] += cpu
+                if answers:
+                    wall = max(a[4] for a in answers) - min(a[3] for a in answers)
+                    walls[setting].append(wall)
+                    accepted = sum(a[0] - a[2] for a in answers if a[1] == 200)
+                    slice_rates[setting].append(accepted / wall if wall else 0.0)
     finally:
-        sampler.stop()
-    server.stop()  # graceful: whatever a worker still had in hand is committed before counting
-    failed = [r for r in results if r[1] != 200]
-    if failed:
-        print(f"{len(failed)} requests failed; the server log ends with:\n{server.log_tail()}", file=sys.stderr)
-    stored = count_stored_spans(server.db_path)
-    return summarize_load(results, stored, client_cpu_s, sampler, len(bodies)) | {
-        "runs": count_runs(server.db_path), "requests_counted": count_counted_requests(server.db_path)}
+        for sampler in samplers.values():
+            sampler.stop()
+    loads = {}
+    for setting, server in servers.items():
+        server.stop()  # graceful: whatever a worker still had in hand is committed before counting
+        failed = [r for r in results[setting] if r[1] != 200]
+        if failed:
+            print(f"{len(failed)} requests failed; the server log ends with:\n{server.log_tail()}", file=sys.stderr)
+        stored = count_stored_spans(server.db_path)
+        loads[setting] = summarize_load(results[setting], stored, client_cpu[setting], samplers[setting],
+                                        len(bodies), wall=sum(walls[setting])) | {
+            "runs": count_runs(server.db_path), "requests_counted": count_counted_requests(server.db_path),
+            "slice_spans_per_s": slice_rates[setting]}
+    return loads
 
 
 # ---------------------------------------------------------------------------------------------
@@ -688,6 +737,15 @@ def run_server_load(bodies, args, tmp, deadline, cleanup, stitch=True, health=Tr
 
 def per_1k(seconds, spans):
     return seconds / spans * 1e6 if spans else float("nan")
+
+
+def spread(values):
+    """'median (lower quartile - upper quartile)' of `values`."""
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    at = lambda share: ordered[round(share * (len(ordered) - 1))]  # noqa: E731
+    return f"{at(0.5):.2f} ({at(0.25):.2f}-{at(0.75):.2f})"
 
 
 def report(figures):
@@ -731,6 +789,7 @@ def report(figures):
              f"{per_1k(off['server_cpu_s'], off['spans_stored']):.0f}"),
             ("ratio stitching on / off", f"{stitching['ratio']:.2f}",
              "target >= 0.90" + (f"; median of rounds {' '.join(f'{r:.2f}' for r in rounds)}" if len(rounds) > 1 else "")),
+            ("  slice by slice", spread(stitching["slice_ratios"]), "median (quartiles) of each slice's on / off"),
             ("traces stitched", f"{runs['stitched']:,} of {runs['traces']:,}",
              f"into {runs['runs']:,} runs, {runs['ambiguous']:,} ambiguous (stitching on); "
              f"off: {off['runs']['stitched']:,} stitched"),
@@ -745,6 +804,7 @@ def report(figures):
              f"{per_1k(off['server_cpu_s'], off['spans_stored']):.0f}"),
             ("ratio counters on / off", f"{health['ratio']:.2f}",
              "target >= 0.95" + (f"; median of rounds {' '.join(f'{r:.2f}' for r in rounds)}" if len(rounds) > 1 else "")),
+            ("  slice by slice", spread(health["slice_ratios"]), "median (quartiles) of each slice's on / off"),
             ("requests counted", f"{on['requests_counted']:,} / {off['requests_counted']:,}",
              f"by the counters on / off, of {on['requests_sent']:,} / {off['requests_sent']:,} sent"),
         ]
@@ -805,12 +865,10 @@ def run_round(bodies, args, tmp, deadline, cleanup, number=0):
     print(f"msgtrace decode: {decode['spans_per_s']:,.0f} spans/s; starting gunicorn", file=sys.stderr)
     settings = load_settings(args)
     main = settings[0]
-    turn = number % len(settings)  # rotated every round: no setting always goes first
-    loads = {}
-    for stitch, health in settings[turn:] + settings[:turn]:
-        load = run_server_load(bodies, args, tmp, share_of(deadline, budget, 0.7 / len(settings)), cleanup,
-                               stitch, health)
-        loads[stitch, health] = load
+    turn = number % len(settings)  # rotated every round too: no setting always goes first
+    loads = run_server_loads(bodies, args, tmp, share_of(deadline, budget, 0.7), cleanup,
+                             settings[turn:] + settings[:turn])
+    for (stitch, health), load in loads.items():
         print(f"msgtrace, stitching {'on' if stitch else 'off'}, counters {'on' if health else 'off'}: "
               f"{load['stored_spans_per_s']:,.0f} spans/s stored", file=sys.stderr)
     load = loads[main]  # the shipped setting is the one compared with the ceiling
@@ -821,10 +879,16 @@ def run_round(bodies, args, tmp, deadline, cleanup, number=0):
     def ratio_to(other):
         return load["stored_spans_per_s"] / other["stored_spans_per_s"] if other["stored_spans_per_s"] else 0.0
 
+    def slice_ratios(other):
+        """Slice by slice, this setting's rate over the other's: the same bodies, seconds apart."""
+        return [a / b for a, b in zip(load["slice_spans_per_s"], other["slice_spans_per_s"]) if b]
+
     if (False, main[1]) in loads and main[0]:
-        figures |= {"msgtrace_stitch_off": loads[False, main[1]], "stitch_ratio": ratio_to(loads[False, main[1]])}
+        off = loads[False, main[1]]
+        figures |= {"msgtrace_stitch_off": off, "stitch_ratio": ratio_to(off), "stitch_slice_ratios": slice_ratios(off)}
     if (main[0], False) in loads and main[1]:
-        figures |= {"msgtrace_health_off": loads[main[0], False], "health_ratio": ratio_to(loads[main[0], False])}
+        off = loads[main[0], False]
+        figures |= {"msgtrace_health_off": off, "health_ratio": ratio_to(off), "health_slice_ratios": slice_ratios(off)}
     return figures
 
 
@@ -845,12 +909,13 @@ def measure(args, tmp, deadline, cleanup):
     # within each round (same machine load); its median round is reported beside.
     median = sorted(rounds, key=lambda r: r["ratio"])[(len(rounds) - 1) // 2]
     compared = {}
-    for name, key, off in (("stitching", "stitch_ratio", "msgtrace_stitch_off"),
-                           ("health", "health_ratio", "msgtrace_health_off")):
-        if key in rounds[0]:
-            middle = sorted(rounds, key=lambda r: r[key])[(len(rounds) - 1) // 2]
-            compared[name] = {"on": middle["msgtrace"], "off": middle[off], "ratio": middle[key],
-                              "round_ratios": [r[key] for r in rounds]}
+    for name, key, off in (("stitching", "stitch", "msgtrace_stitch_off"),
+                           ("health", "health", "msgtrace_health_off")):
+        if f"{key}_ratio" in rounds[0]:
+            middle = sorted(rounds, key=lambda r: r[f"{key}_ratio"])[(len(rounds) - 1) // 2]
+            compared[name] = {"on": middle["msgtrace"], "off": middle[off], "ratio": middle[f"{key}_ratio"],
+                              "round_ratios": [r[f"{key}_ratio"] for r in rounds],
+                              "slice_ratios": [ratio for r in rounds for ratio in r[f"{key}_slice_ratios"]]}
     return {
         "config": {
             "spans": sum(n for n, _ in bodies), "requests": len(bodies), "batch": args.batch, "format": args.format,
