@@ -6,7 +6,7 @@ from typing import Literal
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from conversations import listing
+from conversations import ids, listing  # noqa: F401  (ids registers the anytext converter)
 from conversations.forms import ListForm
 from conversations.people import Person, UnknownUser
 from conversations.turns import Conversation, UnknownSession
@@ -119,7 +119,7 @@ def list_sessions(request, params: Query[ListParams]):
     return {"sessions": page.rows, "page": page.number, "next_page": page.next_number}
 
 
-@router.get("/sessions/{path:session_id}", response={200: SessionDetail, 404: Error, 422: Error})
+@router.get("/sessions/{anytext:session_id}", response={200: SessionDetail, 404: Error, 422: Error})
 def session_detail(request, session_id: str, page: int = Query(1, ge=1, le=listing.MAX_PAGE)):
     """A session as a conversation: its totals and its turns (one per run) in time order, 50 a page, each
     with the user's message, the assistant's answer, latency, tokens, cost and errors. The id is URL-encoded."""
@@ -151,7 +151,7 @@ def list_users(request, params: Query[ListParams]):
     return {"users": page.rows, "page": page.number, "next_page": page.next_number}
 
 
-@router.get("/users/{path:user_id}", response={200: UserDetail, 404: Error, 422: Error})
+@router.get("/users/{anytext:user_id}", response={200: UserDetail, 404: Error, 422: Error})
 def user_detail(request, user_id: str, page: int = Query(1, ge=1, le=listing.MAX_PAGE)):
     """A user: totals over all their traces, their sessions (latest first, 50 a page), cost and usage by
     day over the last 30 days, and their latest failed traces with the first error of each. The id is URL-encoded."""

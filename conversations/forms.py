@@ -7,6 +7,8 @@ from django import forms
 from conversations.listing import DEFAULT_SORT, DEFAULT_WINDOW, MAX_PAGE
 from traces.timeframe import WINDOWS, window_start
 
+WINDOW_TEXT = {"1h": "in the last hour", "24h": "in the last 24 hours", "7d": "in the last 7 days",
+               "30d": "in the last 30 days", "all": "at any time"}
 SORT_LABELS = {"latest": "Latest", "traces": "Most traces", "cost": "Cost", "errors": "Errors", "tokens": "Tokens"}
 
 
@@ -31,6 +33,10 @@ class ListForm(PageForm):
 
     def clean_window(self):
         return self.cleaned_data["window"] or DEFAULT_WINDOW
+
+    @property
+    def window_text(self):
+        return WINDOW_TEXT[self.cleaned_data["window"]]
 
     def start(self, now=None):
         return window_start(self.cleaned_data["window"], now)

@@ -6,7 +6,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDay
 
 from conversations.listing import paged, sessions, user_figures
-from traces.models import Status, StatusCode, Span, Trace
+from traces.models import Span, Status, StatusCode, Trace, stored_text
 
 USAGE_DAYS = 30
 LATEST_ERRORS = 10
@@ -93,7 +93,7 @@ class Person:
     def load(cls, user_id, page=1, now=None):
         """Six queries, each over this user's traces only (index trace_user_started); UnknownUser when
         no trace has this id."""
-        traces = Trace.objects.filter(user_id=user_id) if user_id else Trace.objects.none()
+        traces = Trace.objects.filter(user_id=stored_text(user_id)) if user_id else Trace.objects.none()
         totals = traces.aggregate(**user_figures())
         if not totals["trace_count"]:
             raise UnknownUser(f"no trace belongs to user {user_id!r}")

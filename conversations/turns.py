@@ -10,7 +10,7 @@ from django.db.models import Count, Max, Min, Q, Sum
 
 from conversations.listing import PAGE_SIZE, TURN, paged, session_figures
 from traces import semconv
-from traces.models import Category, Span, StatusCode, Trace
+from traces.models import Category, Span, StatusCode, Trace, stored_text
 from traces.timeframe import datetime_from_ns
 from ui.span_panel import LONG, ROLES, Value
 
@@ -70,7 +70,7 @@ class Conversation:
     def load(cls, session_id, page=1):
         """Five queries whatever the session's size (six when a turn's outermost trace lies outside the
         session); UnknownSession when no trace has this id."""
-        traces = Trace.objects.filter(session_id=session_id) if session_id else Trace.objects.none()
+        traces = Trace.objects.filter(session_id=stored_text(session_id)) if session_id else Trace.objects.none()
         totals = traces.aggregate(**session_figures(), start_ns=Min("start_ns"), end_ns=Max("end_ns"))
         if not totals["trace_count"]:
             raise UnknownSession(f"no trace belongs to session {session_id!r}")

@@ -1,11 +1,11 @@
 from django.urls import path
 
-from conversations import views
+from conversations import ids, views  # noqa: F401  (ids registers the anytext converter)
 
-# Ids are the client's own text: <path:> takes any of it, "/" included (sent as %2F or as it is).
+# Ids are the client's own text: <anytext:> takes any of it, "/" and newlines included.
 urlpatterns = [
     path("sessions", views.session_list, name="sessions"),
-    path("sessions/<path:session_id>", views.session_detail, name="session"),
+    path("sessions/<anytext:session_id>", views.session_detail, name="session"),
     path("users", views.user_list, name="users"),
-    path("users/<path:user_id>", views.user_detail, name="user"),
+    path("users/<anytext:user_id>", views.user_detail, name="user"),
 ]

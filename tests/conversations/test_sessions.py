@@ -132,7 +132,7 @@ def test_an_unknown_session_is_not_found(client, conversations):
     assert client.get("/sessions/chat-1?page=0").status_code == 400
 
 
-@pytest.mark.parametrize("session_id", ["a/b c", "<b>x</b>&y=1", "100%?#frag", "ünï ☃"])
+@pytest.mark.parametrize("session_id", ["a/b c", "<b>x</b>&y=1", "100%?#frag", "ünï ☃", "line\nbreak"])
 def test_any_id_is_reachable_url_encoded_and_stays_text(client, session_id):
     post(client, body(span(trace=40, span=1, start_ms=ago(5), attributes={
         "session.id": session_id, "user.id": session_id, "input.value": "hello"})))
@@ -233,3 +233,14 @@ def test_the_navigation_links_to_sessions_and_users(client):
     text = client.get("/sessions").text
     assert '<a href="/sessions" aria-current="page">Sessions</a>' in text
     assert '<a href="/users" >Users</a>' in text
+
+
+def test_the_trace_page_and_the_trace_list_link_to_the_session_and_the_user(client, conversations):
+    trace_page = client.get(f"/traces/{tid(12)}").text
+    assert '<a class="conv-link" href="/sessions/chat-1">conversation</a>' in trace_page
+    assert '<a class="conv-link" href="/users/alice">user page</a>' in trace_page
+
+    row = re.search(rf'<tr id="trace-{tid(12)}".*?</tr>', client.get("/traces").text, re.S).group(0)
+    assert 'href="/sessions/chat-1"' in row and 'href="/users/alice"' in row
+    lone = re.search(rf'<tr id="trace-{tid(17)}".*?</tr>', client.get("/traces").text, re.S).group(0)
+    assert "/sessions/" not in lone and 'href="/users/alice"' in lone
