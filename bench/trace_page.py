@@ -11,7 +11,8 @@ in this process, exactly what the ingest endpoint runs) with:
 
 Then, through django.test.Client (the whole Django stack, no network), for each trace: the detail
 page (timeline), the tree view as the page and as the HTMX fragment the Tree tab swaps in, the
-fragment of a subtree the page left closed, one span's panel, and the PDF report (at most three
+flame graph as the page and as the fragment its measure switch swaps in (with the boxes it draws),
+the fragment of a subtree the page left closed, one span's panel, and the PDF report (at most three
 times: it renders in seconds, summarized past reports.report.SPAN_LIMIT spans). Each is requested --repeat times
 after a warm-up; the median and the slowest time are printed with the HTML size, the number of rows
 drawn, and the number of SQL queries (which must not grow with the size of the trace).
@@ -178,6 +179,7 @@ def measure(client, url, repeat, **headers):
         "bytes": len(html),
         "rows": len(re.findall(rb'class="row[ "]', html)),
         "closed": html.count(b"data-load="),
+        "boxes": html.count(b'<svg class="fb '),
         "queries": queries,
     }
 
@@ -193,6 +195,11 @@ def report(label, figures):
           f"{figures['queries']:2d} queries")
 
 
+def report_flame(label, figures):
+    print(f"  {label:<28} {figures['median_ms']:8.1f} ms median {figures['max_ms']:8.1f} ms max "
+          f"{figures['bytes'] / 1024:8.1f} KiB {figures['boxes']:5d} boxes {figures['queries']:2d} queries")
+
+
 def bench_trace(client, trace_id, spans, repeat):
     from traces.models import Span
 
@@ -202,6 +209,11 @@ def bench_trace(client, trace_id, spans, repeat):
     report("detail page (timeline)", timeline)
     report("tree view (page)", measure(client, page + "?view=tree", repeat))
     report("tree tab (HTMX fragment)", measure(client, page + "?view=tree", repeat, HTTP_HX_REQUEST="true"))
+    # The flame graph lays out every span and the critical path walks them all: what they add is the
+    # difference from the timeline's time.
+    report_flame("flame graph (page)", measure(client, page + "?view=flame", repeat))
+    report_flame("flame tab, self time (HTMX)",
+                 measure(client, page + "?view=flame&measure=self", repeat, HTTP_HX_REQUEST="true"))
     subtree = closed_subtree_url(client.get(page).content)
     if subtree:
         report("closed subtree (fragment)", measure(client, subtree, repeat, HTTP_HX_REQUEST="true"))

@@ -103,6 +103,10 @@ def test_trace_page_renders_every_page_of_both_traces_in_a_few_queries():
     ]
     assert [int(rows) for _, rows, _, _ in lines[:3]] == [200, 200, 200]  # every span of the small trace drawn
     assert all(int(queries) <= 4 for *_, queries in lines)
+    flames = re.findall(r"^  (flame \S.*?) +[\d.]+ ms median +[\d.]+ ms max +[\d.]+ KiB +(\d+) boxes +(\d+) queries$",
+                        out, re.M)
+    assert [name for name, *_ in flames] == ["flame graph (page)", "flame tab, self time (HTMX)"] * 2
+    assert all(0 < int(boxes) <= 1200 and int(queries) <= 4 for _, boxes, queries in flames)
 
 
 def test_the_load_generator_builds_and_sends_every_span(server):
@@ -118,13 +122,16 @@ def test_the_load_generator_builds_and_sends_every_span(server):
 def test_live_measures_idle_viewers_their_delay_and_what_they_take_from_ingest():
     out, err = smoke("live.py", timeout=180)
 
-    assert "msgtrace live: 5 viewers, 1 gthread workers x 8 threads, ingest 300 spans in 100-span requests" in out
+    assert "msgtrace live: 5 viewers, 1 gthread workers x 8 threads, ingest 400 spans in 100-span requests" in out
     assert re.fullmatch(r"[\d.]+ \d+ polls in 3 s, (\d+) answered 304 \(\d+ reconnections in all\)", figure(out, "idle server CPU s/min"))
     polls, not_modified = re.search(r"(\d+) polls in 3 s, (\d+) answered 304", out).groups()
     assert int(polls) >= 5 and not_modified == polls  # nothing changed: every idle poll was a 304
     assert re.fullmatch(r"[\d.]+ / [\d.]+ / [\d.]+ ingest answer -> row in a poll answer, 10 of 10 \(viewer, trace\), "
                         r"0 missed", figure(out, "delay s p50/p95/max"))
-    assert re.fullmatch(r"[\d,]+ 300 of 300 stored in [\d.]+ s", figure(out, "ingest spans/s no viewers"))
-    assert re.fullmatch(r"[\d,]+ 300 of 300 stored in [\d.]+ s, \d+ polls meanwhile", figure(out, "ingest spans/s 5 viewers"))
+    # Four slices of one request each: viewers polling during the first and the last, paused in between.
+    assert re.fullmatch(r"[\d,]+ 200 spans accepted in 2 slices, [\d.]+ s", figure(out, "ingest spans/s viewers paused"))
+    assert re.fullmatch(r"[\d,]+ 200 spans accepted in 2 slices, [\d.]+ s, \d+ polls meanwhile",
+                        figure(out, "ingest spans/s 5 viewers"))
+    assert figure(out, "spans sent / stored") == "400 / 400 by the ingest load, both sides"
     assert re.fullmatch(r"\d+\.\d\d target >= 0\.90", figure(out, "ratio viewers / none"))
     assert "Traceback" not in err

@@ -139,22 +139,28 @@ class FlameGraph:
         return crumbs + [Crumb(node.span.name, self.url(focus=node.span.span_id)) for node in reversed(chain)]
 
 
+def _share(part, total):
+    """A share of the path as people read it: 77.1%, 0.4%, 0%."""
+    return f"{part / total * 100:.1f}".removesuffix(".0") + "%" if total and part else "0%"
+
+
 class KindShare:
-    __slots__ = ("kind", "label", "ns", "text", "percent")
+    __slots__ = ("kind", "label", "ns", "text", "percent", "share")
 
     def __init__(self, kind, ns, total_ns):
         self.kind, self.label, self.ns = kind, critical_path.KIND_LABELS[kind], ns
-        self.text = duration_ns(ns)
-        self.percent = _percent(ns / total_ns) if total_ns else "0"
+        self.text = duration_ns(ns) if ns else "–"
+        self.percent = _percent(ns / total_ns) if total_ns else "0"  # the bar's width
+        self.share = _share(ns, total_ns)
 
 
 class TopStep:
-    __slots__ = ("span", "own", "percent", "url", "kind")
+    __slots__ = ("span", "own", "share", "url", "kind")
 
     def __init__(self, step, total_ns, layout):
         self.span, self.kind = step.span, step.kind
         self.own = duration_ns(step.own_ns)
-        self.percent = _percent(step.own_ns / total_ns) if total_ns else "0"
+        self.share = _share(step.own_ns, total_ns)
         self.url = layout.span_url(step.span.span_id)
 
 
