@@ -1,6 +1,6 @@
 """GET /api/v1/sessions, /sessions/{session_id}, /users and /users/{user_id}: the pages' figures as JSON."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Literal
 
 from ninja import Query, Router, Schema, Status
@@ -108,7 +108,8 @@ def _listed(params, rows):
     form = ListForm(params.dict())
     form.is_valid()  # the schema already checked every value
     data = form.cleaned_data
-    return listing.paged(rows(listing.in_window(form.start()), data["q"], data["sort"]), data["page"] or 1)
+    now = datetime.now(timezone.utc)
+    return listing.paged(rows(listing.in_window(form.start(now), now), data["q"], data["sort"]), data["page"] or 1)
 
 
 @router.get("/sessions", response={200: SessionList, 422: Error})

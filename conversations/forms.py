@@ -38,7 +38,7 @@ class ListForm(PageForm):
     def window_text(self):
         return WINDOW_TEXT[self.cleaned_data["window"]]
 
-    def start(self, now=None):
+    def start(self, now):
         return window_start(self.cleaned_data["window"], now)
 
     def url(self, path, **changes):

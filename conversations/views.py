@@ -1,5 +1,7 @@
 """The pages: /sessions, /sessions/<session_id>, /users and /users/<user_id>."""
 
+from datetime import datetime, timezone
+
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -26,7 +28,8 @@ def _list(request, name, rows):
         return render(request, template, {"nav": name, "form": form, "problems": problems(form)}, status=400)
     here = reverse(name)
     data = form.cleaned_data
-    page = listing.paged(rows(listing.in_window(form.start()), data["q"], data["sort"]), form.page_number)
+    now = datetime.now(timezone.utc)
+    page = listing.paged(rows(listing.in_window(form.start(now), now), data["q"], data["sort"]), form.page_number)
     context = {
         "nav": name, "form": form, "page": page, "sorts": form.sorts(here), "windows": form.windows(here),
         "next_url": page.has_next and form.url(here, page=page.next_number),
