@@ -82,7 +82,9 @@ def test_query_measures_every_query_at_both_sizes_with_its_plan():
     assert re.search(r"^query +100 median ms \(p95\) +200 median ms \(p95\) +ratio +min", out, re.M)
     for row in ("list: API", "list: API include_total=false", "list: page", "list: count", "workflow: API",
                 "duration: API", "compound q: API", "detail: API", "detail: query", "stats 24h: API",
-                "stats 24h: query", "attribute q: API", "model: API", "attribute q, no match: page"):
+                "stats 24h: query", "heatmap 24h: API", "heatmap 24h: query", "heatmap 24h: page", "usage 24h: API",
+                "usage 24h: query", "flows 24h: API", "flows 24h: query", "flows 24h: page", "attribute q: API",
+                "model: API", "attribute q, no match: page"):
         assert re.search(rf"^{re.escape(row)} +[\d.,]+ \([\d.,]+\) +[\d.,]+ \([\d.,]+\) +[\d.]+x ", out, re.M), row
     assert "\nQuery plans at 200 (sqlite):\n" in out and "\nWhy:\n" in out
     assert "total time" in out
@@ -107,6 +109,9 @@ def test_trace_page_renders_every_page_of_both_traces_in_a_few_queries():
                         out, re.M)
     assert [name for name, *_ in flames] == ["flame graph (page)", "flame tab, self time (HTMX)"] * 2
     assert all(0 < int(boxes) <= 1200 and int(queries) <= 4 for _, boxes, queries in flames)
+    pdfs = re.findall(r"^  PDF report +[\d.]+ ms median +[\d.]+ ms max +([\d.]+) KiB +(\d+) queries$", out, re.M)
+    assert len(pdfs) == 2  # one per trace
+    assert all(float(size) > 10 and int(queries) <= 6 for size, queries in pdfs)
 
 
 def test_the_load_generator_builds_and_sends_every_span(server):
