@@ -243,6 +243,18 @@ def test_hostile_span_names_stay_text_in_the_graph_and_the_critical_path_box(cli
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;svg onload=&quot;x()&quot;&gt;&amp;" in client.get(PAGE + "?view=flame").text
 
 
+def test_behind_a_share_link_every_box_and_crumb_links_inside_the_share(client):
+    post_agent_run(client)
+    response = client.post(f"{PAGE}/share", {"days": 7}, **HTMX)
+    share = re.search(r'data-copy="http://testserver(/share/[^"]+)"', response.text).group(1)
+    page = client.get(f"{share}?view=flame&focus={h.span_id(4).hex()}").text
+    assert list(boxes(svg(page))) == ["get_weather"]
+    flame_links = re.findall(r'(?:href|data-zoom|data-panel)="([^"]+)"', re.search(r'<div class="flame".*?</svg>',
+                                                                                   page, re.S).group(0))
+    assert len(flame_links) == 4 + 2 + 3  # the measures, the crumbs, the box's three
+    assert all(link.startswith(share) for link in flame_links), flame_links
+
+
 # --- the critical path on the page -------------------------------------------------------------------
 
 
