@@ -160,3 +160,12 @@ def test_the_page_costs_a_fixed_number_of_queries(runs, django_assert_num_querie
     # the flow, the window's workflows, its services
     with django_assert_num_queries(3):
         runs.get("/flows", {"workflow": "support"})
+
+
+def test_the_step_search_term_finds_a_step_s_spans_and_the_traces_through_it(runs):
+    spans = runs.get("/api/v1/spans", {"q": "step:planner"}).json()["spans"]
+    assert sorted(s["trace_id"][-1] for s in spans) == ["1", "2", "3"]
+    assert len(runs.get("/api/v1/spans", {"q": "step:gpt-4o error:false"}).json()["spans"]) == 3
+    # a wildcard, and the traces with no such step
+    traces = runs.get("/api/v1/traces", {"q": "step:sea* -step:gpt*", "group": "trace"}).json()["traces"]
+    assert [t["trace_id"] for t in traces] == [tid(4)]

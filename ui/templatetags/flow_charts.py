@@ -16,14 +16,15 @@ from traces.query import quoted
 
 register = template.Library()
 
-COLUMN = 230  # distance between columns, room for a label beside each node
+COLUMN = 170  # distance between columns, room for a label beside each node
 NODE = 12  # node width
-PLOT = 360  # height the tallest column is scaled to
-GAP = 14  # between the nodes of a column
+PLOT = 380  # height the tallest column is scaled to
+GAP = 30  # between the nodes of a column: room for a two-line label
 MARGIN = 16
 END_LABEL = 70  # room for the end's label
-ARC = 26  # depth of each loop arc below the plot
+ARC = 14  # how much deeper below the plot a loop arc goes per column it goes back
 MIN_BAND = 1.5
+SHRINK = 0.75
 START, END = "\x00start", "\x00end"  # never a step name: ingest turns NUL into U+FFFD
 
 
@@ -76,7 +77,7 @@ def flow_chart(flow, filters, start):
             height = max(2.0, values[name] * scale)
             boxes[name] = {"x": MARGIN + column * COLUMN, "y": y, "height": height, "out": 0.0, "in": 0.0}
             y += height + GAP
-    loops = 0
+    deepest = 0
     bands = []
     edges = sorted(flow["edges"], key=lambda e: (boxes[e["target"] or END]["y"], boxes[e["source"] or START]["y"]))
     bottom = MARGIN + PLOT
@@ -92,8 +93,9 @@ def flow_chart(flow, filters, start):
             middle = (x1 + x2) / 2
             path = f"M{x1:.1f},{y1:.1f} C{middle:.1f},{y1:.1f} {middle:.1f},{y2:.1f} {x2:.1f},{y2:.1f}"
         else:
-            loops += 1
-            low = bottom + ARC * loops
+            back = min(6, round((x1 - x2) / COLUMN))  # loops over the same distance share an arc
+            deepest = max(deepest, back)
+            low = bottom + ARC * (back + 1)
             path = (f"M{x1:.1f},{y1:.1f} C{x1 + 60:.1f},{y1:.1f} {x1 + 60:.1f},{low:.1f} {x1:.1f},{low:.1f} "
                     f"L{x2:.1f},{low:.1f} C{x2 - 60:.1f},{low:.1f} {x2 - 60:.1f},{y2:.1f} {x2:.1f},{y2:.1f}")
         names = (_name(edge["source"], "start"), _name(edge["target"], "end"))
@@ -120,9 +122,10 @@ def flow_chart(flow, filters, start):
                       f"{cost(node['cost'])}") if node else f"{label}: {flow['runs']:,} runs",
         })
     width = MARGIN * 2 + depth[END] * COLUMN + NODE + END_LABEL
-    height = bottom + ARC * loops + MARGIN
+    height = bottom + ARC * (deepest + 1) + MARGIN
+    # Drawn at its own size up to the page's width, and shrunk down to SHRINK of it before it scrolls.
     return {"empty": False, "width": round(width, 2), "height": round(height, 2), "bands": bands, "nodes": nodes,
-            "node_width": NODE}
+            "node_width": NODE, "min_width": round(width * SHRINK)}
 
 
 def _name(step, virtual):
