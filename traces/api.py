@@ -11,7 +11,8 @@ from django.http import StreamingHttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
 from accounts.access import caller_of
-from traces import runs
+from traces import critical_path as path_of
+from traces import flame, runs
 from traces import stats as trace_stats
 from traces import tree as span_tree
 from traces.export import otlp_json, spreadsheet_safe
@@ -329,6 +330,53 @@ class RunOut(Schema):
     roots: list[RunNode]
 
 
+class PathStep(Schema):
+    trace_id: str
+    span_id: str
+    name: str
+    category: str
+    kind: Literal["llm", "tool", "retriever", "agent", "other"] = Field(description="the breakdown's kind of work")
+    start_time_unix_nano: int = Field(description="where the span's part of the path starts")
+    end_time_unix_nano: int = Field(description="where the span's part of the path ends")
+    own_ms: float = Field(description="the span's own time on the path: its part less the children it waited on")
+
+
+class KindTime(Schema):
+    kind: Literal["llm", "tool", "retriever", "agent", "other"]
+    ms: float
+    share: float = Field(description="of the path's total, a fraction")
+
+
+class CriticalPathOut(Schema):
+    trace_id: str
+    total_ms: float = Field(description="the end-to-end latency the path explains: first start to last end")
+    untraced_ms: float = Field(description="the part of total_ms no top-level span covers (counted as other)")
+    spans: list[PathStep] = Field(description="the path in the order it runs, a parent before its children")
+    breakdown: list[KindTime]
+    top: list[PathStep] = Field(description="the three spans with the most own time on the path: shortening "
+                                            "them would help most")
+
+
+class FlameBox(Schema):
+    span_id: str | None = Field(description="null for a box standing for several spans too narrow to draw")
+    trace_id: str | None
+    name: str
+    category: str | None
+    status: Literal["ok", "error"] | None
+    depth: int
+    x: float = Field(description="the box's left edge, a fraction of the graph's width")
+    width: float = Field(description="a fraction of the graph's width")
+    value: float = Field(description="the measure: ns for duration and self, tokens, or cost")
+    span_count: int = Field(description="spans the box stands for: 1, or the narrow siblings it merges")
+
+
+class FlameOut(Schema):
+    trace_id: str
+    measure: Literal["duration", "self", "tokens", "cost"]
+    total: float = Field(description="the measure over the whole width")
+    boxes: list[FlameBox] = Field(description="breadth first, a parent before its children")
+
+
 class ModelStats(Schema):
     model: str
     calls: int
@@ -579,6 +627,61 @@ def get_trace_run(request, trace_id: str):
     return {"root_trace_id": root.trace_id, "trace_ids": [m.trace_id for m in members],
             "ambiguous_trace_ids": sorted(ambiguous.values_list("trace_id", flat=True)), "totals": totals,
             "roots": [_run_node(node, hex_ids, inferred) for node in roots]}
+
+
+def _run_tree(trace):
+    """(the span tree of the whole run the trace belongs to, as traces.tree.build's roots; each span's
+    hex trace id by span id): a trace alone is its own run, as on its page."""
+    members = Trace.objects.run_members(trace)
+    if len(members) == 1:
+        spans = list(trace.spans.outline())
+        return span_tree.build(spans), dict.fromkeys((span.span_id for span in spans), trace.trace_id)
+    spans, _ = runs.run_outline(members)
+    hex_ids = {member.pk: member.trace_id for member in members}
+    return span_tree.build(spans), {span.span_id: hex_ids[span.trace_id] for span in spans}
+
+
+@router.get("/traces/{trace_id}/critical-path", response={200: CriticalPathOut, 404: Error})
+def get_critical_path(request, trace_id: str):
+    """The chain of spans that sets the latency of the trace's whole run (traces.critical_path): each
+    with its own time on the path, the time by kind of work, and the three spans to shorten first."""
+    trace = Trace.objects.with_trace_id(trace_id)
+    if trace is None:
+        return Status(404, {"detail": f"no trace {trace_id}"})
+    roots, trace_ids = _run_tree(trace)
+    path = path_of.critical_path(roots)
+
+    def step(step):
+        span = step.span
+        return {"trace_id": trace_ids[span.span_id], "span_id": span.span_id, "name": span.name,
+                "category": span.category, "kind": step.kind, "start_time_unix_nano": step.start_ns,
+                "end_time_unix_nano": step.end_ns, "own_ms": step.own_ns / 1e6}
+
+    total = path.total_ns
+    return {"trace_id": trace.trace_id, "total_ms": total / 1e6, "untraced_ms": path.untraced_ns / 1e6,
+            "spans": [step(s) for s in path.steps], "top": [step(s) for s in path.top],
+            "breakdown": [{"kind": kind, "ms": ns / 1e6, "share": ns / total if total else 0.0}
+                          for kind, ns in path.breakdown]}
+
+
+@router.get("/traces/{trace_id}/flamegraph", response={200: FlameOut, 404: Error, 422: Error})
+def get_flamegraph(request, trace_id: str, measure: Literal["duration", "self", "tokens", "cost"] = "duration"):
+    """The flame graph of the trace's whole run (traces.flame): one box per span, as wide as its measure,
+    narrow siblings merged into one box, the number of boxes capped."""
+    trace = Trace.objects.with_trace_id(trace_id)
+    if trace is None:
+        return Status(404, {"detail": f"no trace {trace_id}"})
+    roots, trace_ids = _run_tree(trace)
+    graph = flame.layout(roots, measure)
+
+    def box(box):
+        span = box.node.span if box.node is not None else None
+        return {"span_id": span and span.span_id, "trace_id": span and trace_ids[span.span_id],
+                "name": span.name if span else f"{box.count} more", "category": span and span.category,
+                "status": span and ("error" if is_error(span.status_code) else "ok"), "depth": box.depth,
+                "x": box.x, "width": box.w, "value": box.value, "span_count": box.count}
+
+    return {"trace_id": trace.trace_id, "measure": measure, "total": graph.total, "boxes": [box(b) for b in graph.boxes]}
 
 
 def _run_node(node, hex_ids, inferred):
