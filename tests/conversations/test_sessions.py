@@ -244,3 +244,12 @@ def test_the_trace_page_and_the_trace_list_link_to_the_session_and_the_user(clie
     assert 'href="/sessions/chat-1"' in row and 'href="/users/alice"' in row
     lone = re.search(rf'<tr id="trace-{tid(17)}".*?</tr>', client.get("/traces").text, re.S).group(0)
     assert "/sessions/" not in lone and 'href="/users/alice"' in lone
+
+
+def test_the_sort_links_and_the_search_keep_the_other_choices(client, conversations):
+    text = client.get("/sessions", {"sort": "cost", "window": "7d", "q": "chat"}, HTTP_HX_REQUEST="true").text
+
+    assert '<a href="/sessions?q=chat&amp;sort=cost&amp;window=7d" hx-get="/sessions?q=chat&amp;sort=cost&amp;window=7d" aria-current="true">Cost</a>' in text
+    assert 'href="/sessions?q=chat&amp;window=7d" hx-get="/sessions?q=chat&amp;window=7d" >Latest</a>' in text
+    assert '<input type="hidden" name="sort" value="cost">' in text
+    assert '<input type="hidden" name="window" value="7d">' in text
