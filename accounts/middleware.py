@@ -9,8 +9,10 @@ from accounts.access import caller_of, forbidden, is_api, unauthenticated
 from accounts.roles import READ, WRITE
 from traces.middleware import UNAVAILABLE, unavailable
 
-# URL names anyone may reach: sign-in and first-run setup, the health probe, share links.
-PUBLIC = {"signin", "signout", "setup", "health", "share", "share-span", "share-subtree", "share-subtree-top"}
+# URL names anyone may reach: sign-in and first-run setup, the health probe, share links, and the
+# Prometheus scrape, which checks its own bearer token (monitoring.views).
+PUBLIC = {"signin", "signout", "setup", "health", "share", "share-span", "share-subtree", "share-subtree-top",
+          "metrics"}
 # OTLP ingest, which checks ingest keys itself (open while no ingest key exists).
 INGEST = {("otlp-traces", None), ("dashboard", "POST"), ("traces-export", "POST")}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

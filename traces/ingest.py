@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from accounts import ingest_keys
 from ingest_health import record as ingest_health
+from monitoring import metrics
 from traces import health, otlp, request_body
 from traces.store import store
 
@@ -116,6 +117,8 @@ def export_traces(request):
                           "retry later", Retry_After=str(RETRY_AFTER_SECONDS))
     _log(request, response, batch, stored, size, started)
     ingest_health.record_http(request, response, batch, stored)
+    metrics.observe_export(request.path, encoding or "unknown", response.status_code, size,
+                           time.perf_counter() - started, batch, stored)
     return response
 
 

@@ -24,6 +24,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from accounts import ingest_keys
 from ingest_health import record as ingest_health
+from monitoring import metrics
 from traces import health, ingest, otlp
 
 log = logging.getLogger("msgtrace.ingest")
@@ -92,6 +93,8 @@ def _export(body, context):
                                  refusal)
         close_old_connections()
         _log(code, export, len(body), started)
+        metrics.observe_export(METHOD, otlp.PROTOBUF, code.name, len(body), time.perf_counter() - started,
+                               export.batch, export.stored)
 
 
 def _abort(context, error):

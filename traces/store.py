@@ -109,11 +109,12 @@ LINK_COLUMNS = (
 
 
 class StoreResult:
-    __slots__ = ("stored", "duplicates", "traces", "counted")
+    __slots__ = ("stored", "duplicates", "traces", "counted", "spans")
 
-    def __init__(self, stored=0, duplicates=0, traces=0):
+    def __init__(self, stored=0, duplicates=0, traces=0, spans=None):
         self.stored, self.duplicates, self.traces = stored, duplicates, traces
         self.counted = False  # whether store()'s `count` was committed with the spans
+        self.spans = [] if spans is None else spans  # written: their usage is counted once answered
 
 
 def store(batch, count=None):
@@ -169,6 +170,7 @@ def _store_each_trace(batch, spans_by_trace, encoded):
         result.stored += one.stored
         result.duplicates += one.duplicates
         result.traces += one.traces
+        result.spans.extend(one.spans)
     return result
 
 
@@ -190,7 +192,8 @@ def _store_once(spans_by_trace, encoded, repeated_in_request=0, count=None):
             _update_traces(cursor, sql, states, fresh)
             runs.stitch(cursor, sql.postgres, states, fresh, resources)
         duplicates = sum(len(spans) for spans in spans_by_trace.values()) - stored
-        result = StoreResult(stored, duplicates + repeated_in_request, len(spans_by_trace))
+        written = [span for spans in fresh.values() for span in spans]
+        result = StoreResult(stored, duplicates + repeated_in_request, len(spans_by_trace), written)
         if count is not None:
             result.counted = count(result)
         # Only committed rows may be cached: a rolled-back insert leaves no row behind.
