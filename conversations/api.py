@@ -10,6 +10,7 @@ from conversations import ids, listing  # noqa: F401  (ids registers the anytext
 from conversations.forms import ListForm
 from conversations.people import Person, UnknownUser
 from conversations.turns import Conversation, UnknownSession
+from traces.query_limits import QueryTimeout
 
 router = Router(tags=["sessions and users"])
 
@@ -109,14 +110,17 @@ def _listed(params, rows):
     form.is_valid()  # the schema already checked every value
     data = form.cleaned_data
     now = datetime.now(timezone.utc)
-    return listing.paged(rows(listing.in_window(form.start(now), now), data["q"], data["sort"]), data["page"] or 1)
+    return listing.listed(rows(listing.in_window(form.start(now), now), data["q"], data["sort"]), data["page"] or 1)
 
 
-@router.get("/sessions", response={200: SessionList, 422: Error})
+@router.get("/sessions", response={200: SessionList, 422: Error, 503: Error})
 def list_sessions(request, params: Query[ListParams]):
     """Sessions with traces in the window, `q` a part of their id, sorted largest (or latest) first; 50 a page.
-    Figures count the window's traces."""
-    page = _listed(params, listing.sessions)
+    Figures count the window's traces; 503 when reading them takes longer than the query time limit."""
+    try:
+        page = _listed(params, listing.sessions)
+    except QueryTimeout as timeout:
+        return Status(503, {"detail": str(timeout)})
     return {"sessions": page.rows, "page": page.number, "next_page": page.next_number}
 
 
@@ -144,11 +148,14 @@ def _turn(turn):
     }
 
 
-@router.get("/users", response={200: UserList, 422: Error})
+@router.get("/users", response={200: UserList, 422: Error, 503: Error})
 def list_users(request, params: Query[ListParams]):
     """Users with traces in the window, `q` a part of their id, sorted largest (or latest) first; 50 a page.
-    Figures count the window's traces."""
-    page = _listed(params, listing.users)
+    Figures count the window's traces; 503 when reading them takes longer than the query time limit."""
+    try:
+        page = _listed(params, listing.users)
+    except QueryTimeout as timeout:
+        return Status(503, {"detail": str(timeout)})
     return {"users": page.rows, "page": page.number, "next_page": page.next_number}
 
 

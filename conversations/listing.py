@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.db.models import BigIntegerField, Case, Count, F, Max, Min, Q, Sum, When
 
 from traces.models import RunLink, Status, Trace, stored_text
+from traces.query_limits import time_limit
 
 PAGE_SIZE = 50
 # Offset pages over a sorted aggregate: the groups are counted whichever page is read, so the list stops
@@ -51,6 +52,13 @@ class Page:
     @property
     def previous_number(self):
         return self.number - 1 if self.number > 1 else None
+
+
+def listed(rows, number):
+    """A page of a session or user list, read within MSGTRACE_QUERY_TIMEOUT_SECONDS: a window of
+    millions of traces raises traces.query_limits.QueryTimeout rather than hold a worker."""
+    with time_limit():
+        return paged(rows, number)
 
 
 def paged(rows, number, size=PAGE_SIZE):

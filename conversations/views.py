@@ -10,6 +10,7 @@ from conversations import listing
 from conversations.forms import ListForm, PageForm, problems
 from conversations.people import Person, UnknownUser
 from conversations.turns import Conversation, UnknownSession
+from traces.query_limits import QueryTimeout
 from ui.links import SITE
 
 
@@ -29,7 +30,10 @@ def _list(request, name, rows):
     here = reverse(name)
     data = form.cleaned_data
     now = datetime.now(timezone.utc)
-    page = listing.paged(rows(listing.in_window(form.start(now), now), data["q"], data["sort"]), form.page_number)
+    try:
+        page = listing.listed(rows(listing.in_window(form.start(now), now), data["q"], data["sort"]), form.page_number)
+    except QueryTimeout as timeout:
+        return render(request, template, {"nav": name, "form": form, "problems": [f"{timeout}."]}, status=503)
     context = {
         "nav": name, "form": form, "page": page, "sorts": form.sorts(here), "windows": form.windows(here),
         "next_url": page.has_next and form.url(here, page=page.next_number),

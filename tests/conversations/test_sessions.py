@@ -253,3 +253,18 @@ def test_the_sort_links_and_the_search_keep_the_other_choices(client, conversati
     assert 'href="/sessions?q=chat&amp;window=7d" hx-get="/sessions?q=chat&amp;window=7d" >Latest</a>' in text
     assert '<input type="hidden" name="sort" value="cost">' in text
     assert '<input type="hidden" name="window" value="7d">' in text
+
+
+# As served, outside a transaction: on PostgreSQL a cancelled statement inside one would abort it.
+@pytest.mark.django_db(transaction=True)
+def test_a_list_that_reads_too_long_is_answered_503_saying_how_to_narrow_it(client, monkeypatch, settings):
+    from tests.traces.test_query_limits import slow_read
+
+    settings.MSGTRACE_QUERY_TIMEOUT_SECONDS = 0.3
+    monkeypatch.setattr(listing, "paged", lambda *args: slow_read())
+
+    page = client.get("/sessions", {"window": "all"})
+    answer = client.get("/api/v1/users", {"window": "all"})
+
+    assert page.status_code == 503 and "took longer than 0.3 s and was stopped" in html.unescape(page.text)
+    assert answer.status_code == 503 and "narrow it" in answer.json()["detail"]
