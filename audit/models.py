@@ -23,6 +23,11 @@ class Action(models.TextChoices):
     PASSWORD_CHANGED = "password_changed", "Changed a password"
     SHARE_CREATED = "share_created", "Shared a trace"
     SHARE_REVOKED = "share_revoked", "Revoked a share link"
+    ALERT_RULE_CREATED = "alert_rule_created", "Created an alert rule"
+    ALERT_RULE_CHANGED = "alert_rule_changed", "Changed an alert rule"
+    ALERT_RULE_DELETED = "alert_rule_deleted", "Deleted an alert rule"
+    ALERT_TARGET_CREATED = "alert_target_created", "Created an alert target"
+    ALERT_TARGET_DELETED = "alert_target_deleted", "Deleted an alert target"
 
 
 class AuditEventQuerySet(models.QuerySet):

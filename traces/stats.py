@@ -65,6 +65,12 @@ def _percentile_rows(traces, origin_ns, bucket_ns):
         return cursor.fetchall()
 
 
+def duration_percentiles(traces):
+    """(p50, p95, p99) of the traces' durations in ms, nearest-rank; Nones when there are none."""
+    rows = _percentile_rows(traces, 0, None)
+    return tuple(rows[0][5:8]) if rows else (None, None, None)
+
+
 def summarize(traces, start=None, end=None):
     """Everything the stats endpoint and the dashboard show, for traces already filtered to the window."""
     totals = traces.aggregate(
