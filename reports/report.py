@@ -24,6 +24,8 @@ ERROR_LIMIT = 200
 # Past these a message or a stack trace is cut, with a note saying how much was left out.
 MESSAGE_CHARS = 4000
 STACK_LINES = 60
+# Messages printed of one prompt or completion: the first (the system prompt, usually) and the latest.
+MESSAGE_LIMIT = 12
 # Levels the timeline opens: deep enough for any real agent, bounded by SPAN_LIMIT anyway.
 MAX_DEPTH = 64
 
@@ -57,7 +59,8 @@ class PrintedMessage:
 
 
 def printed_messages(content):
-    """A prompt or completion (span_panel.Content) -> [PrintedMessage]; [] when the span had none."""
+    """A prompt or completion (span_panel.Content) -> [PrintedMessage]; [] when the span had none. A long
+    conversation keeps its first message and its latest ones, with a note of how many were left out."""
     if content is None:
         return []
     if content.text is not None:
@@ -68,6 +71,10 @@ def printed_messages(content):
         parts += [f"→ {call.name}({call.arguments.text if call.arguments else ''})" for call in message.tool_calls]
         parts += [f"← {call.call_id}: {call.result.text if call.result else ''}" for call in message.tool_responses]
         printed.append(PrintedMessage(message.role, message.role_class, parts))
+    if len(printed) > MESSAGE_LIMIT:
+        skipped = len(printed) - MESSAGE_LIMIT
+        note = PrintedMessage("…", "other", [f"{skipped:,} earlier messages not printed"])
+        printed = [printed[0], note, *printed[-(MESSAGE_LIMIT - 1):]]
     return printed
 
 

@@ -103,6 +103,22 @@ def report_transcripts_left_out(trace):
     return Span.objects.filter(trace=trace, category="llm").count() - report.TRANSCRIPT_LIMIT
 
 
+def test_a_long_conversation_prints_its_first_and_latest_messages_each_cut_to_a_bound(client):
+    messages = [{"role": "system", "content": "You are terse."}]
+    messages += [{"role": "user" if n % 2 else "assistant", "content": f"message {n:03d}"} for n in range(1, 100)]
+    messages.append({"role": "user", "content": "x" * (report.MESSAGE_CHARS + 500)})
+    h.post(client, h.body(h.span(span=1, name="chat gpt-4o", model="gpt-4o", tokens=(10, 2),
+                                 attributes={"gen_ai.input.messages": json.dumps(messages)})))
+
+    printed = pdf_of(client.get(f"/traces/{h.tid(1)}/report.pdf"))
+
+    assert "system You are terse." in printed
+    assert f"{101 - report.MESSAGE_LIMIT} earlier messages not printed" in printed
+    assert "message 089" not in printed
+    assert all(f"message {n:03d}" in printed for n in range(90, 100))
+    assert "x" * report.MESSAGE_CHARS + "… 500 more characters not printed" in printed
+
+
 def test_hostile_span_content_prints_as_text_and_nothing_is_fetched(client, monkeypatch):
     fetched = []
     real_fetch = pdf.OwnStylesheetOnly.fetch
