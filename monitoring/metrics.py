@@ -37,6 +37,15 @@ EXACT_COUNT_UP_TO = 100_000
 # Ingest latency from the body's arrival to the answer, OTLP batches being 1 ms to tens of seconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
+
+def multiprocess_dir():
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+
+
+if multiprocess_dir():
+    # Any process of msgtrace (migrate too) writes its counters there as soon as they are created.
+    os.makedirs(multiprocess_dir(), exist_ok=True)
+
 INGEST = CollectorRegistry(auto_describe=True)
 requests = Counter(
     "msgtrace_ingest_requests", "OTLP export requests answered, by path (the gRPC method for OTLP/gRPC), "
@@ -201,10 +210,6 @@ class StoreCollector:
         yield size
         for collect in _extensions:
             yield from collect()
-
-
-def multiprocess_dir():
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
 
 def exposition():
