@@ -255,6 +255,21 @@ def test_behind_a_share_link_every_box_and_crumb_links_inside_the_share(client):
     assert all(link.startswith(share) for link in flame_links), flame_links
 
 
+def test_a_live_flame_graph_keeps_its_measure_and_zoom_as_spans_arrive(client):
+    from tests.helpers import ago
+
+    h.post(client, h.body(h.span(span=1, name="agent", start_ms=ago(0), duration_ms=500),
+                          h.span(span=2, parent=1, name="plan", start_ms=ago(0) + 10, duration_ms=100)))
+    page = client.get(f"{PAGE}?view=flame&measure=self&focus={h.span_id(1).hex()}").text
+    poll = html.unescape(re.search(r'<[^>]*data-live-etag="[^"]*"[^>]*>', page).group(0))
+    url = re.search(r'hx-get="([^"]+)"', poll).group(1)
+    assert url == f"{PAGE}?live=1&view=flame&measure=self&focus={h.span_id(1).hex()}"
+    h.post(client, h.body(h.span(span=3, parent=1, name="act", start_ms=ago(0) + 200, duration_ms=100)))
+    grown = client.get(url, **HTMX).text
+    assert list(boxes(svg(grown))) == ["agent", "plan", "act"]
+    assert re.search(r'aria-current="true">Self time<', grown)
+
+
 # --- the critical path on the page -------------------------------------------------------------------
 
 
