@@ -209,7 +209,14 @@ class StoreCollector:
         size.add_metric([], database_bytes())
         yield size
         for collect in _extensions:
-            yield from collect()
+            # Materialized first: a family that fails midway must not leave half of itself in the scrape.
+            try:
+                families = list(collect())
+            except Exception:
+                # The ingest and store figures still reach Prometheus; the log says what is missing.
+                log.exception("metrics of %s left out of this scrape", collect.__module__)
+                continue
+            yield from families
 
 
 def exposition():

@@ -183,3 +183,41 @@ def test_public_mode_answers_anyone(client, public, access_control):
 
 def test_metrics_answers_get_only(client, public):
     assert client.post("/metrics").status_code == 405
+
+
+# --- alerts -------------------------------------------------------------------------------------
+
+
+def test_alert_states_and_delivery_attempts_are_read_from_the_alerts_tables(client, public):
+    """Rules "errors" (firing), "latency" (ok) and "cost" (resolved); a webhook notification delivered on
+    its second attempt (a 500, then a 200), a Slack one failed once and still pending."""
+    from django.utils import timezone
+
+    from alerts.models import Delivery, Event, Notification, Rule, State, Target, TargetKind
+
+    now = timezone.now()
+    errors = Rule.objects.create(name="errors", state=State.FIRING)
+    Rule.objects.create(name="latency", state=State.OK)
+    Rule.objects.create(name="cost", state=State.RESOLVED)
+    event = Event.objects.create(rule=errors, at=now, state=State.FIRING, message="error rate 12% > 5%",
+                                 traces_url="/traces")
+    hook = Target.objects.create(name="hook", kind=TargetKind.WEBHOOK, url="https://hooks.example.com/x")
+    slack = Target.objects.create(name="slack", kind=TargetKind.SLACK, url="https://slack.example.com/y")
+    sent = Notification.objects.create(event=event, target=hook, payload={}, status="sent", attempts=2)
+    waiting = Notification.objects.create(event=event, target=slack, payload={}, status="pending", attempts=1)
+    Delivery.objects.create(notification=sent, at=now, attempt=1, status_code=500, latency_ms=20)
+    Delivery.objects.create(notification=sent, at=now, attempt=2, status_code=200, latency_ms=15)
+    Delivery.objects.create(notification=waiting, at=now, attempt=1, latency_ms=5000, error="timed out")
+
+    scraped = scrape(client)
+
+    assert [scraped.value("msgtrace_alert_rules", state=state) for state in ("ok", "firing", "resolved")] == [1, 1, 1]
+    assert {name: scraped.value("msgtrace_alert_rule_firing", rule=name) for name in ("errors", "latency", "cost")} == {
+        "errors": 1, "latency": 0, "cost": 0}
+    deliveries = "msgtrace_alert_deliveries_total"
+    assert scraped.value(deliveries, kind="webhook", outcome="succeeded") == 1
+    assert scraped.value(deliveries, kind="webhook", outcome="failed") == 1
+    assert scraped.value(deliveries, kind="slack", outcome="succeeded") == 0
+    assert scraped.value(deliveries, kind="slack", outcome="failed") == 1
+    assert scraped.value("msgtrace_alert_notifications_pending", kind="slack") == 1
+    assert scraped.value("msgtrace_alert_notifications_pending", kind="webhook") == 0
