@@ -181,3 +181,19 @@ def test_hostile_names_stay_text_in_the_usage_panels(client):
     page = client.get("/").text
 
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_with_a_saved_view_the_cells_count_and_list_only_its_traces(timed):
+    from saved_views.models import SavedView
+
+    view = SavedView.objects.create(name="errors", owner=None, shared=True, params={"q": "error:true"})
+
+    page = html.unescape(timed.get("/", {"view": view.pk}).text)
+
+    links = re.findall(r'<a class="heat-cell" href="([^"]+)">\s*<title>([^<]+)</title>', page)
+    assert sorted(title.split(", ", 1)[1] for _, title in links) == [
+        "2 s – 5 s: 1 trace, 1 error", "50 ms – 100 ms: 1 trace, 1 error"]
+    for href, title in links:
+        assert "q=%28error%3Atrue%29+duration" in href
+        listed = timed.get(href).text
+        assert [n for n in range(11, 17) if tid(n) in listed] == ([12] if "50 ms" in title else [14])
