@@ -4,7 +4,7 @@
 from django.db.models import Case, Count, Q, Value, When
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from alerts.models import Delivery, Notification, Rule, State, Status
+from alerts.models import Delivery, Notification, Rule, State, Status, TargetKind
 
 # Rules named in msgtrace_alert_rule_firing: the firing ones first.
 RULES_NAMED = 50
@@ -30,15 +30,18 @@ def collect():
                 .annotate(ok=Count("pk", filter=succeeded), failed=Count("pk", filter=~succeeded)))
     deliveries = CounterMetricFamily("msgtrace_alert_deliveries", "Attempts at delivering an alert notification, "
                                      "by target kind (webhook, slack, email) and outcome", labels=["kind", "outcome"])
-    for row in attempts:
-        deliveries.add_metric([row["notification__target__kind"], "succeeded"], row["ok"])
-        deliveries.add_metric([row["notification__target__kind"], "failed"], row["failed"])
+    # Every kind, at 0 too: a dashboard's rate() needs the series before the first notification.
+    counted = {row["notification__target__kind"]: row for row in attempts}
+    for kind in TargetKind.values:
+        row = counted.get(kind, {"ok": 0, "failed": 0})
+        deliveries.add_metric([kind, "succeeded"], row["ok"])
+        deliveries.add_metric([kind, "failed"], row["failed"])
     yield deliveries
 
     waiting = dict(Notification.objects.filter(status=Status.PENDING).order_by()
                    .values_list("target__kind").annotate(Count("pk")))
     pending = GaugeMetricFamily("msgtrace_alert_notifications_pending", "Notifications not yet delivered nor "
                                 "given up, by target kind", labels=["kind"])
-    for kind, count in waiting.items():
-        pending.add_metric([kind], count)
+    for kind in TargetKind.values:
+        pending.add_metric([kind], waiting.get(kind, 0))
     yield pending
