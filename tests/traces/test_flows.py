@@ -169,3 +169,13 @@ def test_the_step_search_term_finds_a_step_s_spans_and_the_traces_through_it(run
     # a wildcard, and the traces with no such step
     traces = runs.get("/api/v1/traces", {"q": "step:sea* -step:gpt*", "group": "trace"}).json()["traces"]
     assert [t["trace_id"] for t in traces] == [tid(4)]
+
+
+def test_runs_without_steps_say_so(client):
+    h.post(client, h.body(h.span(trace=8, span=800, name="healthcheck", start_ms=ago(3))))
+
+    page = client.get("/flows").text
+
+    assert "No run with a step in the last 24 hours." in page and "No steps in these runs" in page
+    assert client.get("/api/v1/flows").json() | {"start": None, "end": None} == {
+        "start": None, "end": None, "runs": 0, "sample_limit": 2000, "nodes": [], "edges": []}
