@@ -15,6 +15,7 @@ OPEN = {
     ("dashboard", "POST"),  # msgtrace-sdk given a bare base URL posts OTLP to /
     ("traces-export", "POST"),  # POST /api/v1/traces/export, msgtrace-sdk's default path
     ("health", None),
+    ("metrics", None),  # Prometheus: checks its own bearer token, closed while none is configured
     ("signin", None),
     ("signout", None),
     ("setup", None),
