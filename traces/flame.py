@@ -24,15 +24,16 @@ MAX_BOXES = 1200
 
 
 class Box:
-    """A span's box (`node` set), or a box standing for `count` narrow sibling spans (`node` None) of
-    `spans` spans in all with their subtrees."""
+    """A span's box (`node` set), or a box standing for the narrow sibling spans `merged` (`node` None),
+    `count` of them, `spans` spans in all with their subtrees."""
 
-    __slots__ = ("node", "depth", "x", "w", "value", "count", "spans")
+    __slots__ = ("node", "depth", "x", "w", "value", "count", "spans", "merged")
 
-    def __init__(self, node, depth, x, w, value, count=1, spans=0):
+    def __init__(self, node, depth, x, w, value, merged=()):
         self.node, self.depth, self.x, self.w, self.value = node, depth, x, w, value
-        self.count = count
-        self.spans = spans or (node.subtree_spans if node is not None else 0)
+        self.merged = merged
+        self.count = len(merged) or 1
+        self.spans = sum(child.subtree_spans for child in merged) if merged else node.subtree_spans
 
     @property
     def more(self):
@@ -128,5 +129,5 @@ def _row(children, x, width, parent_value, depth, value, min_width, room):
         at += w
     if narrow:
         boxes.append(Box(None, depth, at, sum(w for _, w in narrow), sum(value[id(child)] for child, _ in narrow),
-                         count=len(narrow), spans=sum(child.subtree_spans for child, _ in narrow)))
+                         merged=[child for child, _ in narrow]))
     return boxes

@@ -45,7 +45,7 @@ class DrawnBox:
     it and over it, and, for a span's box, the URLs its click uses."""
 
     __slots__ = ("x", "w", "y", "label", "title", "palette", "error", "critical", "href", "zoom_url", "panel_url",
-                 "span_id", "more")
+                 "span_id", "more", "focused")
 
     def __init__(self, box, graph):
         self.x, self.w, self.y = _percent(box.x), _percent(box.w), box.depth * ROW_PX
@@ -54,10 +54,14 @@ class DrawnBox:
         value = value_text(graph.measure, box.value, graph.layout.currency)
         if box.more:
             self.span_id = ""
-            self.palette, self.error, self.critical = "more", False, False
+            self.palette, self.error = "more", False
+            # Marked when the path runs through spans it merges, so that the path reads unbroken.
+            on_path = sum(node.span.span_id in graph.critical_ids for node in box.merged)
+            self.critical = bool(on_path)
             name = f"{box.count} more"
             self.title = (f"{box.count} more span{'s' if box.count != 1 else ''} too narrow to draw "
-                          f"({box.spans} with their subtrees) · {value} · {share}")
+                          f"({box.spans} with their subtrees) · {value} · {share}"
+                          + (f" · {on_path} on the critical path" if on_path else ""))
             self.href = self.zoom_url = self.panel_url = ""
         else:
             span = box.node.span
@@ -71,6 +75,7 @@ class DrawnBox:
             self.href = graph.span_url(span.span_id, focus=span.span_id)
             self.zoom_url = graph.url(focus=span.span_id)
             self.panel_url = graph.layout.span_url(span.span_id)
+        self.focused = bool(self.span_id) and self.span_id == graph.focus
         self.label = name if box.w >= LABEL_WIDTH else ""
 
 

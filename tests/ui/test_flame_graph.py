@@ -270,6 +270,15 @@ def test_a_live_flame_graph_keeps_its_measure_and_zoom_as_spans_arrive(client):
     assert re.search(r'aria-current="true">Self time<', grown)
 
 
+def test_an_n_more_box_the_path_runs_through_is_marked_with_it(client):
+    tiny = [h.span(span=10 + i, parent=1, name="step", start_ms=700 + i, duration_ms=1) for i in range(300)]
+    h.post(client, h.body(h.span(span=1, name="root", duration_ms=1000),
+                          h.span(span=2, parent=1, name="big", duration_ms=700), *tiny))
+    drawn = boxes(svg(client.get(PAGE + "?view=flame").text))
+    assert drawn["300 more"] == (70, 30, ["k-more", "crit"])
+    assert "300 on the critical path" in client.get(PAGE + "?view=flame").text
+
+
 # --- the critical path on the page -------------------------------------------------------------------
 
 

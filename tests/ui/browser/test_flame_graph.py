@@ -84,8 +84,9 @@ def test_the_flame_graph_zooms_into_a_box_opens_its_span_and_zooms_back_out(open
     expect(page).to_have_url(re.compile(r"\?view=flame$"))
     boxes = page.locator(".flame-graph .fb")
     expect(boxes).to_have_count(14)  # 13 spans, and the 12 cache lookups as one box
-    expect(page.locator(".flame-graph .fb.k-more title")).to_contain_text("12 more spans too narrow to draw")
-    expect(page.locator(".flame-graph .fb.crit")).to_have_count(12)
+    expect(page.locator(".flame-graph .fb.k-more title")).to_contain_text(
+        "12 more spans too narrow to draw (12 with their subtrees) · 12 ms · 0.286% · 12 on the critical path")
+    expect(page.locator(".flame-graph .fb.crit")).to_have_count(13)
     expect(page.locator(f'.fb[data-span-id="{span_hex(9)}"] title')).to_have_text(
         "lookup_order · 380 ms · 9.048% · error")
 
