@@ -45,13 +45,14 @@ class DrawnBox:
     it and over it, and, for a span's box, the URLs its click uses."""
 
     __slots__ = ("x", "w", "y", "label", "title", "palette", "error", "critical", "href", "zoom_url", "panel_url",
-                 "span_id", "more", "focused")
+                 "span_id", "more", "focused", "inferred")
 
     def __init__(self, box, graph):
         self.x, self.w, self.y = _percent(box.x), _percent(box.w), box.depth * ROW_PX
         self.more = box.more
         share = _percent(box.value / graph.total) + "%" if graph.total else ""
         value = value_text(graph.measure, box.value, graph.layout.currency)
+        self.inferred = False
         if box.more:
             self.span_id = ""
             self.palette, self.error = "more", False
@@ -69,8 +70,10 @@ class DrawnBox:
             self.palette = PALETTE.get(span.category, "other")
             self.error = is_error(span.status_code)
             self.critical = span.span_id in graph.critical_ids
+            self.inferred = span.span_id in graph.layout.inferred  # a stitched trace's root (traces.runs)
             name = span.name
-            marks = (" · on the critical path" if self.critical else "") + (" · error" if self.error else "")
+            marks = ((" · on the critical path" if self.critical else "") + (" · error" if self.error else "")
+                     + (" · inferred from timing" if self.inferred else ""))
             self.title = f"{span.name} · {value} · {share}{marks}"
             self.href = graph.span_url(span.span_id, focus=span.span_id)
             self.zoom_url = graph.url(focus=span.span_id)

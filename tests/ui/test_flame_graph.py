@@ -314,6 +314,10 @@ def test_a_stitched_runs_flame_graph_and_path_cover_the_whole_run_from_any_trace
     assert {name: box[:2] for name, box in boxes(svg(page)).items()} == {
         "agent": (0, 100), "step one": (0, 30), "step two": (30, 45)}
     assert all("crit" in box[2] for box in boxes(svg(page)).values())
+    # the stitched traces' edges were inferred from timing: their boxes are outlined dashed, as on the timeline
+    assert {name: "inferred" in box[2] for name, box in boxes(svg(page)).items()} == {
+        "agent": False, "step one": True, "step two": True}
+    assert "step one · 30 ms · 30% · on the critical path · inferred from timing" in html.unescape(page)
     assert f'href="/traces/{h.trace_id(2).hex()}/spans/{h.span_id(2).hex()}?view=flame' in page
 
 
