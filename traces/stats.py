@@ -6,11 +6,12 @@ PostgreSQL both have, so neither loads the traces into Python."""
 from datetime import datetime, timedelta, timezone
 
 from django.db import connection
+from django.db.models.functions import Coalesce
 from django.db.models import (
     Avg, BigIntegerField, Case, CharField, Count, ExpressionWrapper, F, Max, Min, Q, Sum, Value, When,
 )
 
-from traces.models import FAILED, Span
+from traces.models import FAILED, USAGE_CATEGORIES, Span
 from traces.timeframe import datetime_from_ns
 
 # Bucket widths for the time series, chosen so that a window has at most about 60 points.
@@ -231,7 +232,10 @@ def _usage_rows(traces, by):
     """A queryset of the usage `by` a dimension: model calls (SpanQuerySet.usage()) for "model", else the
     traces themselves. Either way their tokens and cost add up to the traces' totals (the one usage rule)."""
     if by == "model":
-        spans = Span.objects.usage().filter(trace__in=traces.order_by().values("pk"))
+        # SpanQuerySet.usage(), with the kind as an expression: the spans are found through the window's
+        # traces (the (trace_id, span_id) index), not through the kind's index over every call in the store.
+        spans = Span.objects.filter(trace__in=traces.order_by().values("pk"))
+        spans = spans.alias(work=Coalesce(F("category"), Value(""))).filter(work__in=USAGE_CATEGORIES)
         return spans.order_by(), "model", "trace__start_ns"
     return traces.order_by(), USAGE_DIMENSIONS[by], "start_ns"
 
@@ -240,26 +244,26 @@ def usage_over_time(traces, by, start=None, end=None, grid_=None, keys=USAGE_KEY
     """Tokens and cost per time bucket, stacked by `by` (a USAGE_DIMENSIONS key): the `keys` largest
     spenders in the window by name, the others together under other=True. Usage is placed in the
     bucket its trace started in, as the series places the trace, so each bucket adds up to the series'
-    point. Two queries: the largest spenders, then the buckets."""
+    point. By model one query (a window's models are few); by a trace field two: the largest spenders,
+    then the buckets."""
     if by not in USAGE_DIMENSIONS:
         raise ValueError(f"unknown dimension {by!r}: use one of {', '.join(USAGE_DIMENSIONS)}")
     origin, seconds, count = grid_ or grid(traces, start, end)
     rows, field, start_column = _usage_rows(traces, by)
-    top = list(
-        rows.values(field).annotate(cost=Sum("total_cost"), tokens=Total("total_tokens"))
-        .order_by("-cost", "-tokens", field).values_list(field, flat=True)[: keys + 1]
-    )
+    if by == "model":
+        top, cells = _by_model_cells(rows, origin, seconds, keys)
+    else:
+        top = list(
+            rows.values(field).annotate(cost=Sum("total_cost"), tokens=Total("total_tokens"))
+            .order_by("-cost", "-tokens", field).values_list(field, flat=True)[: keys + 1]
+        )
+        key = Case(When(**{f"{field}__in": top[:keys]}, then=F(field)), default=Value(None), output_field=CharField())
+        buckets = (
+            rows.annotate(bucket=bucket_of(origin, seconds, start_column), key=key)
+            .values("bucket", "key").annotate(cost=Sum("total_cost"), tokens=Total("total_tokens"))
+        ) if top else []
+        cells = {(row["bucket"], row["key"]): row for row in buckets}
     named = top[:keys]
-    if not top:
-        return {"by": by, "bucket_seconds": seconds, "stacks": [], "points": [
-            {"start": datetime.fromtimestamp(origin + index * seconds, timezone.utc), "values": []}
-            for index in range(count)]}
-    key = Case(When(**{f"{field}__in": named}, then=F(field)), default=Value(None), output_field=CharField())
-    buckets = (
-        rows.annotate(bucket=bucket_of(origin, seconds, start_column), key=key)
-        .values("bucket", "key").annotate(cost=Sum("total_cost"), tokens=Total("total_tokens"))
-    )
-    cells = {(row["bucket"], row["key"]): row for row in buckets}
     stacks = [{"name": name, "other": False} for name in named]
     if len(top) > keys:
         stacks.append({"name": "other", "other": True})
@@ -274,6 +278,28 @@ def usage_over_time(traces, by, start=None, end=None, grid_=None, keys=USAGE_KEY
         stack["total_tokens"] = sum(point["values"][position]["tokens"] for point in points)
         stack["cost"] = sum(point["values"][position]["cost"] for point in points)
     return {"by": by, "bucket_seconds": seconds, "stacks": stacks, "points": points}
+
+
+def _by_model_cells(spans, origin, seconds, keys):
+    """(top, cells) for usage by model in one query: the models of a window are few, so every (bucket,
+    model) comes back and the largest are picked here, the others summed per bucket under None."""
+    rows = (
+        spans.annotate(bucket=bucket_of(origin, seconds, "trace__start_ns"))
+        .values("bucket", "model").annotate(cost=Sum("total_cost"), tokens=Total("total_tokens"))
+    )
+    totals, by_bucket = {}, []
+    for row in rows:
+        cost, tokens = row["cost"] or 0.0, _whole(row["tokens"])
+        spent = totals.setdefault(row["model"], [0.0, 0])
+        spent[0], spent[1] = spent[0] + cost, spent[1] + tokens
+        by_bucket.append((row["bucket"], row["model"], cost, tokens))
+    top = sorted(totals, key=lambda model: (-totals[model][0], -totals[model][1], model))[: keys + 1]
+    named, cells = set(top[:keys]), {}
+    for bucket, model, cost, tokens in by_bucket:
+        cell = cells.setdefault((bucket, model if model in named else None), {"cost": 0.0, "tokens": 0})
+        cell["cost"] += cost
+        cell["tokens"] += tokens
+    return top, cells
 
 
 def top_spenders(traces, field, limit=SPENDERS):
