@@ -179,3 +179,21 @@ def test_runs_without_steps_say_so(client):
     assert "No run with a step in the last 24 hours." in page and "No steps in these runs" in page
     assert client.get("/api/v1/flows").json() | {"start": None, "end": None} == {
         "start": None, "end": None, "runs": 0, "sample_limit": 2000, "nodes": [], "edges": []}
+
+
+def test_a_run_stitched_from_one_span_traces_is_one_run_its_steps_in_start_order(client):
+    """msgflux through msgtrace-sdk sends each span as a trace of its own: the module's trace encloses
+    its two model calls' traces, which traces.runs stitches into one run."""
+    start = ago(4)
+    module = h.span(trace=21, span=2100, name="planner", start_ms=start, duration_ms=500,
+                    attributes=PLANNER | {"workflow.name": "stitched"})
+    calls = [h.span(trace=n, span=n * 100, start_ms=start + offset, duration_ms=100, model="gpt-4o", tokens=(10, 5))
+             for n, offset in ((22, 100), (23, 300))]
+    h.post(client, h.body(module, *calls))
+    assert Trace.objects.filter(trace_id=tid(22)).get().run_root_id == Trace.objects.get(trace_id=tid(21)).pk
+
+    graph = flow(Trace.objects.search(workflow="stitched"))
+
+    assert graph["runs"] == 1
+    assert edges(graph) == {(None, "planner"): (1, 0, 0.0), ("planner", "gpt-4o"): (1, 0, 0.0),
+                            ("gpt-4o", "gpt-4o"): (1, 0, 0.0), ("gpt-4o", None): (1, 0, 0.0)}
