@@ -1,6 +1,6 @@
 """GET /api/v1/compare?a=<trace_id>&b=<trace_id>: the comparison page's alignment and deltas as JSON."""
 
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from compare.comparison import FIGURES, Comparison, UnknownTrace
 from compare.forms import CompareForm
@@ -58,7 +58,8 @@ class StepOut(Schema):
     a: SpanOut | None
     b: SpanOut | None
     differs: list[str]
-    # Word-level diffs as [operation, text] with operation "same", "del" (only in A) or "ins" (only in B).
+    # Word-level diffs as [operation, text] with operation "same", "del" (only in A), "ins" (only in B) or
+    # "cut" (a note: texts past 100,000 characters are compared up to there).
     prompt: list[tuple[str, str]] | None
     completion: list[tuple[str, str]] | None
     parameters: list[ParameterOut]
@@ -73,6 +74,8 @@ class ComparisonOut(Schema):
     summary: str
     only_in_a: int
     only_in_b: int
+    undetailed: int = Field(description="model calls and tool runs on both sides compared by their values only, "
+                                        "without diffs of their text (past the first 200, or 2,000,000 characters)")
     steps: list[StepOut]
 
 
@@ -116,4 +119,4 @@ def compare(request, a: str, b: str):
         return Status(404, {"detail": str(missing)})
     return {"a": _run(comparison.a), "b": _run(comparison.b), "deltas": comparison.deltas,
             "summary": comparison.summary, "only_in_a": comparison.only_in_a, "only_in_b": comparison.only_in_b,
-            "steps": [_step(step) for step in comparison.steps]}
+            "undetailed": comparison.undetailed, "steps": [_step(step) for step in comparison.steps]}

@@ -19,6 +19,14 @@ FIGURES = (
     ("model_calls", "Model calls"), ("tool_calls", "Tool calls"),
 )
 DETAILED = frozenset({Category.LLM.value, Category.TOOL.value})
+# Bounds for long runs: the model calls and tool runs whose prompts, completions, arguments and results
+# are diffed (in tree order, until DIFF_CHARS characters of text have been read; the spans' attributes
+# are loaded DETAIL_BATCH steps at a time), and the steps the page lists. The figures, the summary and
+# the API cover every step.
+DETAILED_STEPS = 200
+DIFF_CHARS = 2_000_000
+DETAIL_BATCH = 50
+STEPS_SHOWN = 1_000
 
 
 class Run:
@@ -211,16 +219,32 @@ class Comparison:
         self._read_details()
 
     def _read_details(self):
-        """One query for the attributes of the model calls and tool runs found on both sides."""
+        """The attributes of the model calls and tool runs found on both sides, a batch of steps per query,
+        within DETAILED_STEPS and DIFF_CHARS; `undetailed` counts the steps left without their diffs."""
         detailed = [step for step in self.steps if step.side == "both" and step.category in DETAILED
                     and step.b.category == step.category]
-        ids = {span.id for step in detailed for span in (step.a, step.b)}
-        if not ids:
-            return
-        loaded = Span.objects.filter(id__in=ids).only("id", "attributes", "tool_name", "currency", "input_cost",
-                                                       "output_cost", "total_cost", "cost_source").in_bulk()
-        for step in detailed:
-            step.read(loaded[step.a.id], loaded[step.b.id])
+        self.undetailed = max(0, len(detailed) - DETAILED_STEPS)
+        detailed, budget = detailed[:DETAILED_STEPS], DIFF_CHARS
+        for start in range(0, len(detailed), DETAIL_BATCH):
+            if budget <= 0:
+                self.undetailed += len(detailed) - start
+                break
+            batch = detailed[start:start + DETAIL_BATCH]
+            ids = {span.id for step in batch for span in (step.a, step.b)}
+            loaded = Span.objects.filter(id__in=ids).only("id", "attributes", "tool_name", "currency", "input_cost",
+                                                           "output_cost", "total_cost", "cost_source").in_bulk()
+            for step in batch:
+                step.read(loaded[step.a.id], loaded[step.b.id])
+                budget -= sum(len(diff.a) + len(diff.b) for _, diff in step.diffs)
+
+    @property
+    def shown_steps(self):
+        """The steps the page lists: the first STEPS_SHOWN in tree order."""
+        return self.steps[:STEPS_SHOWN]
+
+    @property
+    def hidden_steps(self):
+        return max(0, len(self.steps) - STEPS_SHOWN)
 
     @property
     def deltas(self):

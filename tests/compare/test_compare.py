@@ -250,6 +250,7 @@ def test_a_comparison_costs_a_fixed_number_of_queries(client, django_assert_num_
     a = post_run(client, 1, *[llm(), tool()] * 20)
     b = post_run(client, 2, *[llm(), tool()] * 25)
     # the two traces, the spans of each run (no attributes), the attributes of the steps on both sides
+    # (DETAIL_BATCH steps a query)
     with django_assert_num_queries(4):
         compared(client, a, b)
     with django_assert_num_queries(4):
