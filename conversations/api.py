@@ -7,10 +7,10 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from conversations import ids, listing  # noqa: F401  (ids registers the anytext converter)
-from conversations.forms import ListForm
 from conversations.people import Person, UnknownUser
 from conversations.turns import Conversation, UnknownSession
 from traces.query_limits import QueryTimeout
+from traces.timeframe import window_start
 
 router = Router(tags=["sessions and users"])
 
@@ -106,11 +106,9 @@ class UserDetail(UserOut):
 
 
 def _listed(params, rows):
-    form = ListForm(params.dict())
-    form.is_valid()  # the schema already checked every value
-    data = form.cleaned_data
     now = datetime.now(timezone.utc)
-    return listing.listed(rows(listing.in_window(form.start(now), now), data["q"], data["sort"]), data["page"] or 1)
+    traces = listing.in_window(window_start(params.window, now), now)
+    return listing.listed(rows(traces, params.q, params.sort), params.page)
 
 
 @router.get("/sessions", response={200: SessionList, 422: Error, 503: Error})

@@ -24,7 +24,7 @@ class UnknownSession(LookupError):
 
 
 class Turn:
-    """One run of the session: its traces (the outermost first), figures and messages."""
+    """One run of the session: its traces (in start order), figures and messages."""
 
     def __init__(self, number, row):
         self.number = number

@@ -188,6 +188,8 @@ def test_the_list_searches_a_part_of_the_id(client, conversations):
     assert [s["session_id"] for s in api(client, "/sessions", q="AT-2")["sessions"]] == ["chat-2"]
     assert listed(client.get("/sessions", {"q": "t-1"})) == ["chat-1"]
     assert api(client, "/sessions", q="zzz")["sessions"] == []
+    assert api(client, "/sessions", q="chat\x00")["sessions"] == []  # NUL, which ingest stores as U+FFFD
+    assert client.get("/sessions", {"q": "chat\x00"}).status_code == 400
 
 
 def test_the_list_counts_only_the_windows_traces(client, conversations):
