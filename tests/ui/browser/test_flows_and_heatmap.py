@@ -27,7 +27,7 @@ def test_a_heatmap_cell_opens_the_list_of_its_traces(desktop, site):
 def test_a_flow_step_opens_the_list_of_the_traces_through_it(desktop, site):
     desktop.goto("/flows?workflow=support_agent&window=7d")
     expect(desktop.locator(".flow-chart")).to_be_visible()
-    step = desktop.locator("a.flow-node").first
+    step = desktop.locator("a.flow-label").first  # its name, as a person would click it
     name = step.get_attribute("data-step")
 
     step.click()
