@@ -8,8 +8,10 @@ the thread; nginx in front buffers bodies before they reach gunicorn (docs/deplo
 a 32 MiB OTLP batch on a slow disk can take a while."""
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 wsgi_app = "msgtrace_server.wsgi"
 bind = f"{os.environ.get('MSGTRACE_HOST', '127.0.0.1')}:{os.environ.get('MSGTRACE_PORT', '4321')}"
@@ -44,6 +46,30 @@ def _grpc_host(server):
     return os.environ.get("MSGTRACE_HOST", "127.0.0.1")
 
 
+def on_starting(server):
+    """/metrics sums what every worker and the OTLP/gRPC process counted (monitoring/metrics.py): each
+    process writes its counters into PROMETHEUS_MULTIPROC_DIR, which the processes inherit from here.
+    Emptied on start: counts of an earlier server would otherwise be summed with this one's."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.remove(os.path.join(folder, name))
+    else:
+        folder = tempfile.mkdtemp(prefix="msgtrace-metrics-")
+        server.metrics_dir = folder  # removed on exit
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    server.log.info("metrics: counting in %s", folder)
+
+
+def child_exit(server, worker):
+    # A dead worker's counters stay summed; only its live gauges go.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def when_ready(server):
     """Retention, the alert scheduler and OTLP/gRPC run once per server, each in a process of its own beside
     the workers: a thread in the master would be copied, mid-query, into every worker the master forks."""
@@ -74,3 +100,5 @@ def on_exit(server):
         if process is not None:
             process.terminate()
             process.wait(timeout=15)
+    if getattr(server, "metrics_dir", None):
+        shutil.rmtree(server.metrics_dir, ignore_errors=True)
