@@ -153,7 +153,7 @@ def create_rule(request, body: RuleIn):
     return Status(201, _rule_out(changes.create_rule(form, caller_of(request), "api", request)))
 
 
-@router.get("/alerts/rules/{rule_id}", response={200: RuleOut, 401: Error, 403: Error, 404: Error})
+@router.get("/alerts/rules/{rule_id}", response={200: RuleOut, 401: Error, 403: Error, 404: Error, 422: Error})
 def get_rule(request, rule_id: int):
     rule = Rule.objects.prefetch_related("targets").filter(pk=rule_id).first()
     if rule is None:
@@ -180,7 +180,8 @@ def change_rule(request, rule_id: int, body: RuleChange):
     return _rule_out(Rule.objects.prefetch_related("targets").get(pk=rule_id))
 
 
-@router.delete("/alerts/rules/{rule_id}", response={204: None, 400: Error, 401: Error, 403: Error, 404: Error})
+@router.delete("/alerts/rules/{rule_id}", response={204: None, 400: Error, 401: Error, 403: Error, 404: Error,
+                                                    422: Error})
 def delete_rule(request, rule_id: int):
     if refused := _refused(request):
         return refused
@@ -191,7 +192,8 @@ def delete_rule(request, rule_id: int):
     return Status(204, None)
 
 
-@router.get("/alerts/rules/{rule_id}/history", response={200: list[EventOut], 401: Error, 403: Error, 404: Error})
+@router.get("/alerts/rules/{rule_id}/history", response={200: list[EventOut], 401: Error, 403: Error, 404: Error,
+                                                         422: Error})
 def rule_history(request, rule_id: int):
     """The rule's changes of state (and per-trace matches), newest first."""
     rule = Rule.objects.filter(pk=rule_id).first()
@@ -216,7 +218,8 @@ def create_target(request, body: TargetIn):
     return Status(201, changes.create_target(form, caller_of(request), "api", request))
 
 
-@router.delete("/alerts/targets/{target_id}", response={204: None, 400: Error, 401: Error, 403: Error, 404: Error})
+@router.delete("/alerts/targets/{target_id}", response={204: None, 400: Error, 401: Error, 403: Error, 404: Error,
+                                                        422: Error})
 def delete_target(request, target_id: int):
     if refused := _refused(request):
         return refused
@@ -228,7 +231,7 @@ def delete_target(request, target_id: int):
 
 
 @router.post("/alerts/targets/{target_id}/test", response={200: DeliveryOut, 400: Error, 401: Error, 403: Error,
-                                                            404: Error})
+                                                            404: Error, 422: Error})
 def test_target(request, target_id: int):
     """Sends a test notification now, once, and answers how it went (also in the delivery log)."""
     if refused := _refused(request):

@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator
 
 from alerts.deliver import check_url
 from alerts.models import Kind, Measure, Rule, Target, TargetKind
+from traces.models import stored_text
 from traces.query import QueryError, trace_filter
 
 # The rule's definition; the evaluation columns are the scheduler's and never saved from a form.
@@ -14,10 +15,21 @@ RULE_FIELDS = ["name", "kind", "query", "measure", "comparison", "threshold", "w
 DAY_MINUTES = 24 * 60
 
 
+class TargetChoices(forms.ModelMultipleChoiceField):
+    def _check_values(self, value):
+        # An id no database column can hold is refused here: the lookup would fail rather than match nothing.
+        for pk in value:
+            if str(pk).strip().lstrip("-").isdigit() and abs(int(pk)) >= 2**63:
+                raise forms.ValidationError(self.error_messages["invalid_pk_value"], code="invalid_pk_value",
+                                            params={"pk": pk})
+        return super()._check_values(value)
+
+
 class RuleForm(forms.ModelForm):
     class Meta:
         model = Rule
         fields = RULE_FIELDS
+        field_classes = {"targets": TargetChoices}
         widgets = {
             "query": forms.TextInput(attrs={"placeholder": "workflow:checkout AND error:true", "autocomplete": "off"}),
             "targets": forms.CheckboxSelectMultiple,
@@ -39,13 +51,13 @@ class RuleForm(forms.ModelForm):
             self.fields[name].widget.attrs["max"] = 7 * DAY_MINUTES
 
     def clean_name(self):
-        name = " ".join(self.cleaned_data["name"].split())
+        name = stored_text(" ".join(self.cleaned_data["name"].split()))
         if not name:
             raise forms.ValidationError("a rule needs a name")
         return name
 
     def clean_query(self):
-        query = self.cleaned_data["query"].strip()
+        query = stored_text(self.cleaned_data["query"].strip())
         try:
             trace_filter(query)
         except QueryError as error:
@@ -78,7 +90,7 @@ class TargetForm(forms.ModelForm):
         help_texts = {"email": "email targets: the address (needs EMAIL_HOST)"}
 
     def clean_name(self):
-        name = " ".join(self.cleaned_data["name"].split())
+        name = stored_text(" ".join(self.cleaned_data["name"].split()))
         if not name:
             raise forms.ValidationError("a target needs a name")
         return name

@@ -97,3 +97,10 @@ def test_members_and_keys_read_alerts_but_only_admins_change_them(access_control
     assert post(as_admin, "/api/v1/alerts/rules", new).status_code == 201
     assert with_key.delete(f"/api/v1/alerts/targets/{webhook.pk}").status_code == 403
     assert Target.objects.count() == 1
+
+
+@pytest.mark.parametrize("fields", [{"name": "a\x00b"}, {"query": "name:a\x00b"}, {"targets": [2**70]},
+                                    {"threshold": 1e308, "window_minutes": 2**62}])
+def test_values_no_database_holds_are_refused_not_failed_on(client, fields):
+    answer = post(client, "/api/v1/alerts/rules", {"name": "n"} | fields)
+    assert answer.status_code == 422, answer.content
