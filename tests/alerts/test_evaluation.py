@@ -136,3 +136,16 @@ def test_a_restarted_scheduler_sends_nothing_twice_and_resumes_what_was_not_sent
     assert [r["body"] for r in receiver.requests][0] == receiver.requests[1]["body"]
     assert len(receiver.requests) == 2 and Notification.objects.get().status == Status.SENT
     assert Event.objects.count() == 1
+
+
+def test_manage_py_alerts_once_runs_one_round_and_says_what_it_did(client, receiver, webhook):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    rule(webhook)
+    post_checkout(client, 1, errors=3, ok=1)
+    out = StringIO()
+    call_command("alerts", once=True, stdout=out)
+    assert out.getvalue() == "alerts: 1 changes of state, 1 deliveries (0 failed)\n"
+    assert Rule.objects.get().state == State.FIRING and len(receiver.requests) == 1
