@@ -99,6 +99,13 @@ class TargetIn(Schema):
     email: str = ""
 
 
+class TargetChange(Schema):
+    name: str | None = None
+    kind: str | None = None
+    url: str | None = None
+    email: str | None = None
+
+
 class DeliveryOut(Schema):
     at: datetime
     target: int
@@ -216,6 +223,22 @@ def create_target(request, body: TargetIn):
     if not form.is_valid():
         return Status(422, {"detail": errors_text(form)})
     return Status(201, changes.create_target(form, caller_of(request), "api", request))
+
+
+@router.patch("/alerts/targets/{target_id}", response={200: TargetOut, 400: Error, 401: Error, 403: Error,
+                                                       404: Error, 422: Error})
+def change_target(request, target_id: int, body: TargetChange):
+    """Changes the fields given; the signing secret stays."""
+    if refused := _refused(request):
+        return refused
+    target = Target.objects.filter(pk=target_id).first()
+    if target is None:
+        return Status(404, {"detail": "no such target"})
+    current = {"name": target.name, "kind": target.kind, "url": target.url, "email": target.email}
+    form = TargetForm(current | body.dict(exclude_none=True), instance=target)
+    if not form.is_valid():
+        return Status(422, {"detail": errors_text(form)})
+    return changes.change_target(form, caller_of(request), "api", request)
 
 
 @router.delete("/alerts/targets/{target_id}", response={204: None, 400: Error, 401: Error, 403: Error, 404: Error,

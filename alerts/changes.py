@@ -58,6 +58,13 @@ def create_target(form, caller, via, request=None):
     return target
 
 
+def change_target(form, caller, via, request=None):
+    target = form.save()
+    record(Action.ALERT_TARGET_CHANGED, caller.name, f"target {target.pk} ({target.name}, {target.kind}): "
+           f"{target.address}", via=via, request=request)
+    return target
+
+
 def delete_target(target, caller, via, request=None):
     described = f"target {target.pk} ({target.name}, {target.kind}): {target.address}"
     target.delete()

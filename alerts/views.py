@@ -80,6 +80,18 @@ def targets(request):
     return render(request, "alerts/targets.html", context, status=400 if form.errors else 200)
 
 
+@requires(ADMIN)
+def target_edit(request, target_id):
+    """Changes a target's name, kind or address; its signing secret stays."""
+    target = get_object_or_404(Target, pk=target_id)
+    form = TargetForm(request.POST or None, instance=target)
+    if request.method == "POST" and form.is_valid():
+        changes.change_target(form, caller_of(request), "ui", request)
+        return redirect("alert-targets")
+    return render(request, "alerts/target_form.html", {"nav": "alerts", "form": form, "target": target},
+                  status=400 if form.errors else 200)
+
+
 @require_POST
 @requires(ADMIN)
 def target_test(request, target_id):

@@ -27,6 +27,7 @@ class Action(models.TextChoices):
     ALERT_RULE_CHANGED = "alert_rule_changed", "Changed an alert rule"
     ALERT_RULE_DELETED = "alert_rule_deleted", "Deleted an alert rule"
     ALERT_TARGET_CREATED = "alert_target_created", "Created an alert target"
+    ALERT_TARGET_CHANGED = "alert_target_changed", "Changed an alert target"
     ALERT_TARGET_DELETED = "alert_target_deleted", "Deleted an alert target"
 
 

@@ -104,3 +104,13 @@ def test_members_and_keys_read_alerts_but_only_admins_change_them(access_control
 def test_values_no_database_holds_are_refused_not_failed_on(client, fields):
     answer = post(client, "/api/v1/alerts/rules", {"name": "n"} | fields)
     assert answer.status_code == 422, answer.content
+
+
+def test_a_target_is_changed_and_keeps_its_secret(client, webhook, receiver):
+    secret = webhook.signing_secret
+    answer = post(client, f"/api/v1/alerts/targets/{webhook.pk}", {"name": "renamed", "kind": "slack"}, method="patch")
+    assert answer.status_code == 200 and answer.json()["name"] == "renamed" and answer.json()["kind"] == "slack"
+    assert answer.json()["url"] == receiver.url and Target.objects.get().signing_secret == secret
+    refused = post(client, f"/api/v1/alerts/targets/{webhook.pk}", {"url": "gopher://x"}, method="patch")
+    assert refused.status_code == 422 and Target.objects.get().url == receiver.url
+    assert AuditEvent.objects.get().action == "alert_target_changed"

@@ -100,9 +100,15 @@ def test_a_target_is_created_with_its_secret_shown_once_and_tested(client, recei
     assert client.post(f"/alerts/targets/{target.pk}/test").status_code == 302
     log = client.get("/alerts/targets").content.decode()
     assert 'data-delivered="yes"' in log and "(test)" in log and "answer 1: xxx" in log
+    form = client.get(f"/alerts/targets/{target.pk}/edit").content.decode()
+    assert f'value="{receiver.url}"' in form and target.signing_secret not in form
+    answer = client.post(f"/alerts/targets/{target.pk}/edit", {"name": "renamed", "kind": "slack", "url": receiver.url})
+    assert answer.status_code == 302 and Target.objects.get().name == "renamed"
+    assert Target.objects.get().signing_secret == target.signing_secret
     client.post(f"/alerts/targets/{target.pk}/delete")
     assert Target.objects.count() == 0
-    assert [e.action for e in AuditEvent.objects.order_by("pk")] == ["alert_target_created", "alert_target_deleted"]
+    assert [e.action for e in AuditEvent.objects.order_by("pk")] == [
+        "alert_target_created", "alert_target_changed", "alert_target_deleted"]
 
 
 def test_viewers_and_members_see_alerts_and_only_admins_manage_them(access_control, webhook, django_user_model):
@@ -116,6 +122,7 @@ def test_viewers_and_members_see_alerts_and_only_admins_manage_them(access_contr
         assert client.post(f"/alerts/{alert.pk}/delete").status_code == 403
         assert client.post("/alerts/targets", {"name": "x", "kind": "webhook", "url": "http://x"}).status_code == 403
         assert client.post(f"/alerts/targets/{webhook.pk}/test").status_code == 403
+        assert client.get(f"/alerts/targets/{webhook.pk}/edit").status_code == 403
     admin = as_role(django_user_model, "admin")
     assert "New rule" in admin.get("/alerts").content.decode()
     assert admin.post(f"/alerts/{alert.pk}/delete").status_code == 302
