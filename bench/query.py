@@ -17,6 +17,16 @@ query and the JSON serialization; no HTTP socket) and, where it helps, as the ba
   of the total shows;
 - the detail of a 10-span trace from the middle of the store (GET /api/v1/traces/{id});
 - the stats of the last 24 hours (GET /api/v1/stats, and traces.stats.summarize);
+- the latency heatmap, usage over time (by model; by user as the bare query) and the flows of one workflow
+  over the same 24 hours (GET /api/v1/stats/heatmap, /api/v1/stats/usage-over-time, /api/v1/flows, and
+  traces.heatmap / traces.stats / traces.flows), and the pages that show them (the dashboard and /flows);
+- the session list of the last 24 hours (GET /api/v1/sessions, its default window, and its one GROUP BY
+  query, conversations.listing.sessions, over the 24 hours that end when the store was seeded), and the
+  session of the middle trace as the API and the page show it (GET /api/v1/sessions/{id}, /sessions/<id>).
+  The generator spreads traces over 10,000 sessions, so the 24-hour window holds about as many sessions
+  at both sizes, while the middle trace's session holds about 1 trace at 10,000 and 20 at 200,000: the
+  session page reads at most one page of turns (50), so it grows with the session, up to a page, never
+  with the store. Its turn count is printed beside it;
 - last, the span-level filters, which test each trace's spans: a span attribute
   (attr.gen_ai.request.temperature:>0.5), the model parameter (model=gpt-4o), and an attribute
   query that matches nothing (attr.gen_ai.request.model:gpt-5), whose page never fills.
@@ -126,7 +136,9 @@ SPAN_LEVEL = [
     ("attribute q, no match", {"q": "attr.gen_ai.request.model:gpt-5"}, ("API", "page")),
 ]
 LIST_QUERIES = TRACE_LEVEL + SPAN_LEVEL
-GROUPS = [name for name, _, _ in TRACE_LEVEL] + ["detail", "stats 24h"] + [name for name, _, _ in SPAN_LEVEL]
+GROUPS = ([name for name, _, _ in TRACE_LEVEL] + ["detail", "stats 24h", "heatmap 24h", "usage 24h", "flows 24h",
+                                                  "sessions 24h", "session"]
+          + [name for name, _, _ in SPAN_LEVEL])
 
 
 # =============================================================================================
@@ -347,6 +359,8 @@ def print_report(results, args):
               f"{seed['last_24h_traces']:,} traces ({seed['last_24h_fraction']:.1%}); "
               f"seeded at {seed['spans_per_second']:,.0f} spans/s in {seed['seconds']:.0f} s"
               f"{' (kept store)' if result['reused'] else ''}")
+        if result.get("session_id"):
+            print(f"  session measured: {result['session_id']}, {result['session_turns']:,} turns")
     rows = table_rows(results)
     names = [f"{row['group']}: {row['variant']}" for row in rows]
     width = max(len(name) for name in names)
@@ -422,6 +436,26 @@ WHY = {
     "it); the window holds the same traces at both sizes, so they should not grow.",
     ("stats 24h", "query"): "traces.stats.summarize aggregates every trace of the window (by_model every "
     "span of it); the window holds the same traces at both sizes, so it should not grow.",
+    ("heatmap 24h", "API"): "one GROUP BY over the window's traces (trace_started range) by time and duration "
+    "bucket: linear in the window, which holds the same traces at both sizes.",
+    ("heatmap 24h", "page"): "the dashboard as a whole: its figures, charts, heatmap, usage and top spenders "
+    "over the last 24 hours and 7 days; now-based, so it reads the window the store ends in. The week's top "
+    "workflows group a week of traces by workflow.",
+    ("usage 24h", "API"): "usage by model reads every span of the window's traces through their (trace_id, "
+    "span_id) index and keeps the model calls: linear in the window, not the store, but on SQLite each span "
+    "row is read with its attributes (prompts of 1-2 KB).",
+    ("flows 24h", "API"): "the latest 2,000 runs of the workflow, then their spans through the "
+    "(trace_id, span_id) index, numbered with window functions: bounded by the sample, not the store.",
+    ("flows 24h", "page"): "the flow, then the window's distinct workflows and services for the pickers "
+    "(a GROUP BY over the window's traces).",
+    ("sessions 24h", "API"): "the list groups every trace of its window by session (GROUP BY over the "
+    "trace_started range) before sorting the groups: the window holds the same traces at both sizes.",
+    ("sessions 24h", "query"): "one GROUP BY over the window's traces (trace_started range), sorted by "
+    "the aggregate: linear in the window, not in the store.",
+    ("session", "API"): "the session's traces come through trace_session_started, but the middle trace's "
+    "session holds about 20 times the turns at 200,000 traces (see 'session measured' above): it grows "
+    "with the session, up to one page of 50 turns.",
+    ("session", "page"): "as the API: it grows with the session's turns, up to one page of 50.",
 }
 GENERIC_TOTAL = "the API answer includes the total: it runs the count query below (compare include_total=false)."
 
@@ -699,10 +733,15 @@ def api_get(client, path, params):
     return response.content
 
 
-def build_cases(client, detail_trace_id, window_start, window_end):
+def build_cases(client, detail_trace_id, window_start, window_end, session_id=""):
+    from urllib.parse import quote
+
+    from conversations import listing
+    from traces.flows import flow
+    from traces.heatmap import heatmap
     from traces.models import Trace
     from traces.pagination import page
-    from traces.stats import summarize
+    from traces.stats import summarize, usage_over_time
 
     variants = {
         "API": lambda p: api_get(client, "/api/v1/traces", p),
@@ -726,6 +765,10 @@ def build_cases(client, detail_trace_id, window_start, window_end):
         return list(trace.spans.for_display().order_by("start_ns", "id"))
 
     window = {"start": window_start.isoformat(), "end": window_end.isoformat()}
+
+    def in_window():
+        return Trace.objects.between(window_start, window_end)
+
     return list_cases(TRACE_LEVEL) + [
         Case("detail", "API", lambda: api_get(client, f"/api/v1/traces/{detail_trace_id}", {})),
         Case("detail", "query", detail_query),
@@ -733,7 +776,23 @@ def build_cases(client, detail_trace_id, window_start, window_end):
         Case("stats 24h", "API", lambda: api_get(client, "/api/v1/stats", window)),
         Case("stats 24h", "query",
              lambda: summarize(Trace.objects.search(start=window_start, end=window_end), window_start, window_end)),
-    ] + list_cases(SPAN_LEVEL)
+        # The latency heatmap, usage over time and workflow flows over the same window.
+        Case("heatmap 24h", "API", lambda: api_get(client, "/api/v1/stats/heatmap", window)),
+        Case("heatmap 24h", "query", lambda: heatmap(in_window(), window_start, window_end)),
+        Case("heatmap 24h", "page", lambda: len(api_get(client, "/", {"window": "24h"}))),
+        Case("usage 24h", "API", lambda: api_get(client, "/api/v1/stats/usage-over-time", {**window, "by": "model"})),
+        Case("usage 24h", "query", lambda: usage_over_time(in_window(), "user", window_start, window_end)),
+        Case("flows 24h", "API", lambda: api_get(client, "/api/v1/flows", {**window, "workflow": WORKFLOW})),
+        Case("flows 24h", "query", lambda: flow(in_window().search(workflow=WORKFLOW))),
+        Case("flows 24h", "page", lambda: len(api_get(client, "/flows", {"workflow": WORKFLOW, "window": "24h"}))),
+        Case("sessions 24h", "API", lambda: api_get(client, "/api/v1/sessions", {})),
+        Case("sessions 24h", "query",
+             lambda: listing.paged(listing.sessions(Trace.objects.between(window_start, window_end)), 1)),
+    ] + ([
+        Case("session", "API", lambda: api_get(client, f"/api/v1/sessions/{quote(session_id, safe='')}", {})),
+        # The HTML's length: page_filled() reads JSON answers only.
+        Case("session", "page", lambda: len(api_get(client, f"/sessions/{quote(session_id, safe='')}", {}))),
+    ] if session_id else []) + list_cases(SPAN_LEVEL)
 
 
 def measure(config, seed):
@@ -745,12 +804,13 @@ def measure(config, seed):
     tag = config["label"]
     total = Trace.objects.count()
     # A trace from the middle of the store: neither the newest (hot in every cache) nor the oldest.
-    middle = Trace.objects.order_by("pk").values_list("trace_id", "span_count")[total // 2]
+    middle = Trace.objects.order_by("pk").values_list("trace_id", "span_count", "session_id")[total // 2]
     window_end = datetime.fromtimestamp(seed["now_ns"] / 1e9, timezone.utc)
     window_start = window_end - timedelta(hours=24)
-    cases = build_cases(Client(), middle[0], window_start, window_end)
+    cases = build_cases(Client(), middle[0], window_start, window_end, middle[2])
+    turns = Trace.objects.filter(session_id=middle[2]).runs().count() if middle[2] else 0
     print(f"[{tag}] measuring {len(cases)} queries, up to {config['reps']} runs each "
-          f"(detail: trace {middle[0]}, {middle[1]} spans)", file=sys.stderr)
+          f"(detail: trace {middle[0]}, {middle[1]} spans; session {middle[2] or '-'}, {turns} turns)", file=sys.stderr)
     measured = []
     for case in cases:
         figures = time_case(case, connection, config["reps"], config["case_seconds"])
@@ -758,7 +818,7 @@ def measure(config, seed):
         print(f"[{tag}] {case.group}: {case.variant}: median {fmt_ms(figures['median_ms'])} ms "
               f"(n={figures['runs']}) {figures['verdict']}", file=sys.stderr)
     return {"size": config["size"], "vendor": connection.vendor, "seed": seed, "reused": not config["seed_needed"],
-            "detail_trace_id": middle[0], "cases": measured}
+            "detail_trace_id": middle[0], "session_id": middle[2], "session_turns": turns, "cases": measured}
 
 
 def time_case(case, connection, reps, budget_s):

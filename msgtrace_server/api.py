@@ -3,6 +3,7 @@
 from ninja import NinjaAPI, Swagger
 from ninja.errors import ValidationError
 
+from alerts.api import router as alerts_router
 from audit.api import router as audit_router
 from compare.api import router as compare_router
 from conversations.api import router as conversations_router
@@ -10,6 +11,7 @@ from ingest_health.api import router as ingest_health_router
 from saved_views.api import router as saved_views_router
 from traces.api import InvalidParameter
 from traces.api import router as traces_router
+from traces.stats_api import router as stats_router
 from traces.pagination import InvalidCursor
 
 api = NinjaAPI(
@@ -22,11 +24,13 @@ api = NinjaAPI(
     docs=Swagger(settings={"validatorUrl": None}),
 )
 api.add_router("/", traces_router)
+api.add_router("/", stats_router)
 api.add_router("/", ingest_health_router)
 api.add_router("/", audit_router)
 api.add_router("/", saved_views_router)
 api.add_router("/", compare_router)
 api.add_router("/", conversations_router)
+api.add_router("/", alerts_router)
 
 
 def _query_error_types():

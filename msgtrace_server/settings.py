@@ -64,11 +64,28 @@ MSGTRACE_BODY_TIMEOUT_SECONDS = env_int("MSGTRACE_BODY_TIMEOUT_SECONDS", 30)  # 
 MSGTRACE_MAX_ATTRIBUTE_BYTES = env_int("MSGTRACE_MAX_ATTRIBUTE_BYTES", 1024 * 1024)
 # When set, ingest requests must carry one of these as a bearer token or x-api-key.
 MSGTRACE_INGEST_KEYS = env_list("MSGTRACE_INGEST_KEYS")
+# GET /metrics (Prometheus) answers a scrape sending Authorization: Bearer <this token>; without one it is
+# closed, unless MSGTRACE_METRICS_PUBLIC opens it to anyone who reaches the server.
+MSGTRACE_METRICS_TOKEN = env_str("MSGTRACE_METRICS_TOKEN")
+MSGTRACE_METRICS_PUBLIC = env_bool("MSGTRACE_METRICS_PUBLIC", False)
 # Traces that started longer ago than this are removed while the server runs (0: keep forever).
 MSGTRACE_RETENTION_DAYS = env_int("MSGTRACE_RETENTION_DAYS", 0)
 # At most this many traces are kept, the oldest removed first (0: no limit).
 MSGTRACE_RETENTION_MAX_TRACES = env_int("MSGTRACE_RETENTION_MAX_TRACES", 0)
 MSGTRACE_RETENTION_INTERVAL_SECONDS = env_int("MSGTRACE_RETENTION_INTERVAL_SECONDS", 300)
+# Alert rules (alerts/): evaluated this often by `manage.py start` (MSGTRACE_ALERTS=off: not at all).
+MSGTRACE_ALERTS = env_bool("MSGTRACE_ALERTS", True)
+MSGTRACE_ALERTS_INTERVAL_SECONDS = env_int("MSGTRACE_ALERTS_INTERVAL_SECONDS", 30)
+MSGTRACE_WEBHOOK_TIMEOUT_SECONDS = env_int("MSGTRACE_WEBHOOK_TIMEOUT_SECONDS", 10)
+# The address people reach msgtrace at (https://msgtrace.example.com), for links in notifications.
+MSGTRACE_PUBLIC_URL = env_str("MSGTRACE_PUBLIC_URL")
+# Email targets send through Django's email settings once EMAIL_HOST is set.
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "msgtrace@localhost")
 MSGTRACE_QUERY_TIMEOUT_SECONDS = env_int("MSGTRACE_QUERY_TIMEOUT_SECONDS", 10)  # a list, search or stats read; 0: none
 MSGTRACE_WORKERS = env_int("MSGTRACE_WORKERS", 2)
 MSGTRACE_STITCH_RUNS = env_bool("MSGTRACE_STITCH_RUNS", True)  # group one-span traces into runs (traces.runs)
@@ -166,6 +183,10 @@ INSTALLED_APPS = [
     "audit",
     "saved_views",
     "compare",
+    "conversations",
+    "reports",
+    "alerts",
+    "monitoring",
     "axes",
 ]
 
@@ -350,5 +371,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("MSGTRACE_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # WeasyPrint logs each step of each PDF report at INFO.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"}},
 }

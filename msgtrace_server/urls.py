@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from monitoring.views import scrape
 from msgtrace_server.api import api
 from traces import ingest
 from traces.health import health
@@ -14,6 +15,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("docs", RedirectView.as_view(url="/api/v1/docs", permanent=False)),
     path("health", health, name="health"),
+    path("metrics", scrape, name="metrics"),  # Prometheus, with its own bearer token (monitoring/)
     # One sign-in page for the UI and the Django admin.
     path("admin/login/", RedirectView.as_view(pattern_name="signin", query_string=True)),
     path("admin/logout/", RedirectView.as_view(pattern_name="signout")),
@@ -22,6 +24,9 @@ urlpatterns = [
     path("", include("audit.urls")),
     path("", include("saved_views.urls")),
     path("", include("compare.urls")),
+    path("", include("conversations.urls")),
+    path("", include("reports.urls")),
+    path("", include("alerts.urls")),
     # The pages; "/" also takes OTLP posts (msgtrace-sdk given a bare base URL posts there).
     path("", include("ui.urls")),
 ]

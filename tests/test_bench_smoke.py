@@ -83,7 +83,8 @@ def test_query_measures_every_query_at_both_sizes_with_its_plan():
     for row in ("list: API", "list: API include_total=false", "list: page", "list: count", "workflow: API",
                 "duration: API", "compound q: API", "detail: API", "detail: query", "stats 24h: API",
                 "stats 24h: query", "heatmap 24h: API", "heatmap 24h: query", "heatmap 24h: page", "usage 24h: API",
-                "usage 24h: query", "flows 24h: API", "flows 24h: query", "flows 24h: page", "attribute q: API",
+                "usage 24h: query", "flows 24h: API", "flows 24h: query", "flows 24h: page",
+                "sessions 24h: API", "sessions 24h: query", "session: API", "session: page", "attribute q: API",
                 "model: API", "attribute q, no match: page"):
         assert re.search(rf"^{re.escape(row)} +[\d.,]+ \([\d.,]+\) +[\d.,]+ \([\d.,]+\) +[\d.]+x ", out, re.M), row
     assert "\nQuery plans at 200 (sqlite):\n" in out and "\nWhy:\n" in out
@@ -92,7 +93,7 @@ def test_query_measures_every_query_at_both_sizes_with_its_plan():
 
 @own_sqlite
 def test_trace_page_renders_every_page_of_both_traces_in_a_few_queries():
-    out, _ = smoke("trace_page.py")
+    out, _ = smoke("trace_page.py", timeout=180)  # the PDF report of the bigger trace takes seconds
 
     assert "seeded 1,401 spans" in out
     assert "\n200-span trace 5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a\n" in out
@@ -140,3 +141,13 @@ def test_live_measures_idle_viewers_their_delay_and_what_they_take_from_ingest()
     assert figure(out, "spans sent / stored") == "400 / 400 by the ingest load, both sides"
     assert re.fullmatch(r"\d+\.\d\d target >= 0\.90", figure(out, "ratio viewers / none"))
     assert "Traceback" not in err
+
+
+@own_sqlite
+def test_alerts_measures_every_rule_at_both_sizes_on_an_index():
+    out, _ = smoke("alerts.py")
+    assert "store 100: 100 traces, 300 spans" in out and "store 200: 200 traces, 600 spans" in out
+    for rule in ("error rate, workflow, 10 min", "count, all traces, 10 min", "p95 duration, 10 min", "cost, 1 h",
+                 "tokens, workflow, 24 h", "error rate, compound q, 24 h", "per trace, workflow AND error"):
+        assert re.fullmatch(r"(\S+ ms ){4}\S+x \d+ / \d+", figure(out, rule)), figure(out, rule)
+        assert "USING" in figure(out, f"{rule}:") and "SCAN" not in figure(out, f"{rule}:")

@@ -166,8 +166,10 @@ def test_the_header_sums_up_the_trace(client):
     assert "text-embedding-3-small" in facts["Models"]
     assert facts["Service"] == '<a href="/traces?service=support-bot">support-bot</a>'
     assert facts["Workflow"] == '<a href="/traces?workflow=support+flow">support flow</a>'
-    assert facts["User"] == '<a href="/traces?q=user%3A%22alice%22">alice</a>'
-    assert facts["Session"] == '<a href="/traces?q=session%3A%22s-42%22">s-42</a>'
+    assert facts["User"] == (
+        '<a href="/traces?q=user%3A%22alice%22">alice</a> <a class="conv-link" href="/users/alice">user page</a>')
+    assert facts["Session"] == (
+        '<a href="/traces?q=session%3A%22s-42%22">s-42</a> <a class="conv-link" href="/sessions/s-42">conversation</a>')
     assert '<time datetime="2026-01-01T00:00:00.000Z"' in page and 'data-moment="absolute"' in page
     assert f'data-copy="{TRACE}"' in page
     assert 'class="badge error">1 error</span>' in page
