@@ -145,9 +145,17 @@ def test_live_measures_idle_viewers_their_delay_and_what_they_take_from_ingest()
 
 @own_sqlite
 def test_alerts_measures_every_rule_at_both_sizes_on_an_index():
-    out, _ = smoke("alerts.py")
+    out, _ = smoke("alert_rules.py")
     assert "store 100: 100 traces, 300 spans" in out and "store 200: 200 traces, 600 spans" in out
     for rule in ("error rate, workflow, 10 min", "count, all traces, 10 min", "p95 duration, 10 min", "cost, 1 h",
                  "tokens, workflow, 24 h", "error rate, compound q, 24 h", "per trace, workflow AND error"):
         assert re.fullmatch(r"(\S+ ms ){4}\S+x \d+ / \d+", figure(out, rule)), figure(out, rule)
         assert "USING" in figure(out, f"{rule}:") and "SCAN" not in figure(out, f"{rule}:")
+
+
+def test_no_bench_script_shadows_a_package_of_msgtrace():
+    """The bench scripts put bench/ first on sys.path and set Django up: a script named like an app
+    (bench/alerts.py beside the alerts app) would be imported in its place."""
+    packages = {path.parent.name for path in ROOT.glob("*/__init__.py")}
+    assert {"traces", "alerts", "ui"} <= packages
+    assert sorted(path.stem for path in BENCH.glob("*.py") if path.stem in packages) == []

@@ -10,9 +10,9 @@ matches in its window (alerts.evaluate.measure), or, for a per-trace rule, the n
 above its cursor: both are served by the start-time index (or the workflow one), so the cost follows
 the window's traces, not the store's.
 
-    .venv/bin/python bench/alerts.py                  # 10,000 and 200,000 traces
-    .venv/bin/python bench/alerts.py --sizes 10000    # a quick look
-    .venv/bin/python bench/alerts.py --smoke          # 100 and 200 traces, a few seconds
+    .venv/bin/python bench/alert_rules.py                  # 10,000 and 200,000 traces
+    .venv/bin/python bench/alert_rules.py --sizes 10000    # a quick look
+    .venv/bin/python bench/alert_rules.py --smoke          # 100 and 200 traces, a few seconds
 
 SQLite, in a temp dir removed at the end; each size runs in a subprocess of its own.
 """
