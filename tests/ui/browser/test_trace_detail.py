@@ -86,7 +86,9 @@ def test_the_header_and_usage_table_sum_the_trace(desktop, site, run):
     expect(fact(desktop, "Spans")).to_have_text(str(trace["span_count"]))
     expect(fact(desktop, "Errors")).to_have_text("0")
     expect(fact(desktop, "Service")).to_have_text("support-bot")
-    expect(fact(desktop, "Session")).to_have_text(trace["session_id"])
+    expect(fact(desktop, "Session").get_by_role("link", name=trace["session_id"])).to_be_visible()
+    expect(fact(desktop, "Session").get_by_role("link", name="conversation")).to_have_attribute(
+        "href", f"/sessions/{trace['session_id']}")
     expect(fact(desktop, "Tokens in / out")).to_have_text(f"{trace['input_tokens']:,} / {trace['output_tokens']:,}")
     usage = desktop.locator(".usage table")
     calls = [n["span"] for n in nodes if n["span"]["category"] in ("llm", "embedding")]
